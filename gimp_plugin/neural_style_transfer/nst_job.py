@@ -1,0 +1,279 @@
+"""The plug-in's logic that needs no GIMP: config, argument checks, the job folder and the bridge.
+
+Runs inside GIMP's own Python (no pip packages there), so it uses the standard library only. The GIMP side
+(`neural_style_transfer.py`) reads and writes pixels; everything here is testable without GIMP.
+
+Protocol with the bridge (`<python> -m server.plugin_bridge JOB_DIR`): this side writes ``job.json`` and
+the pixel files into a private JOB_DIR, keeps the bridge's stdin open for as long as it wants the job, and
+reads one JSON object per line from the bridge's stdout. Closing stdin (or dying: GIMP's Cancel kills this
+process) tells the bridge to cancel the job, delete JOB_DIR and exit.
+"""
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+
+CONFIG_FILE = "nst-config.json"
+JOB_FILE = "job.json"
+CONTENT_FILE = "content.rgba"
+STYLE_RAW_FILE = "style.rgba"
+STYLE_ENCODED_FILE = "style.img"
+RESULT_FILE = "result.rgba"
+
+PRESETS = ("draft", "balanced", "fine")
+COLOR_MODES = ("none", "luminance", "histogram")
+# File types the server decodes itself; other files are opened by GIMP and sent as pixels.
+SERVER_DECODES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
+
+
+class PluginError(Exception):
+    """A failure to show the user as is: the text says what went wrong and what to do."""
+
+
+# ----------------------------------------------------------------------------- config
+
+def load_config(plugin_dir):
+    """The installer's record: which Python runs the bridge, and the default server address."""
+    path = os.path.join(plugin_dir, CONFIG_FILE)
+    try:
+        with open(path, encoding="utf-8") as f:
+            config = json.load(f)
+    except FileNotFoundError:
+        raise PluginError(f"The plug-in is not configured ({path} is missing). Reinstall it with "
+                          "`nst install-gimp-plugin`, run by the Python that has the project installed.")
+    except (OSError, ValueError) as exc:
+        raise PluginError(f"Cannot read {path} ({exc}). Reinstall the plug-in with `nst install-gimp-plugin`.")
+    command = config.get("python")
+    if isinstance(command, str):
+        command = [command]
+    if not command or not all(isinstance(part, str) and part for part in command):
+        raise PluginError(f"{path} names no Python interpreter. Reinstall the plug-in with "
+                          "`nst install-gimp-plugin`.")
+    config["python"] = command
+    return config
+
+
+# ----------------------------------------------------------------------------- arguments
+
+def server_options(preset, max_size, iterations, style_weight, preserve_colors, seed):
+    """Check the procedure's arguments and map them to the server's option names."""
+    if preset not in PRESETS:
+        raise PluginError(f"preset must be one of {', '.join(PRESETS)}; got {preset!r}.")
+    if preserve_colors not in COLOR_MODES:
+        raise PluginError(f"preserve-colors must be one of {', '.join(COLOR_MODES)}; got {preserve_colors!r}.")
+    if max_size < 0:
+        raise PluginError(f"max-size must be 0 (the preset's) or a size in pixels; got {max_size}.")
+    if 0 < max_size < 16:
+        raise PluginError(f"max-size {max_size} is too small to stylize; use at least 16 pixels, or 0.")
+    if iterations < 0:
+        raise PluginError(f"iterations must be 0 (the preset's) or more; got {iterations}.")
+    if not math.isfinite(style_weight) or style_weight <= 0:
+        raise PluginError(f"style-weight must be a positive strength (1.0 = the preset's); got {style_weight}.")
+    if seed < 0:
+        raise PluginError(f"seed must be 0 or more; got {seed}.")
+    options = {"preset": preset, "preserve_colors": preserve_colors, "seed": int(seed),
+               "output_size": "content"}
+    if max_size:
+        options["max_size"] = int(max_size)
+    if iterations:
+        options["steps"] = int(iterations)
+    if style_weight != 1.0:
+        options["style_strength"] = float(style_weight)
+    return options
+
+
+def style_name(path):
+    """The new layer's name: the style file's name without its extension (either separator style)."""
+    base = path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    return os.path.splitext(base)[0] or base or "style"
+
+
+# ----------------------------------------------------------------------------- progress text
+
+def _clock(seconds):
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def describe_event(event):
+    """(text for GIMP's progress bar or None, fraction done or None) for one bridge event."""
+    kind = event.get("type")
+    if kind == "status":
+        return event.get("text", ""), None
+    if kind == "queued":
+        ahead = event.get("position", 0)
+        return (f"Queued: {ahead} job(s) ahead" if ahead else "Queued: starts next"), 0.0
+    if kind == "started":
+        return "Stylizing…", 0.0
+    if kind == "progress":
+        stage, stages = event.get("stage", 1), event.get("stages", 1)
+        step, total = event.get("step", 0), max(1, event.get("total", 1))
+        text = f"Scale {stage}/{stages} · step {step}/{total}"
+        if event.get("eta") is not None:
+            text += f" · {_clock(event['eta'])} left"
+        overall, overall_total = event.get("overall_step", 0), event.get("overall_total", 0)
+        if overall_total:
+            fraction = overall / overall_total
+        else:
+            fraction = (stage - 1 + step / total) / max(1, stages)
+        return text, min(1.0, max(0.0, fraction))
+    if kind == "result":
+        return "Adding the stylized layer…", 1.0
+    return None, None
+
+
+# ----------------------------------------------------------------------------- job folder
+
+def make_job_dir(config):
+    """A private folder (mode 0700) for this job's pixel files. Flatpak setups name one both sides see."""
+    parent = config.get("work_dir") or None
+    if parent:
+        os.makedirs(parent, exist_ok=True)
+    return tempfile.mkdtemp(prefix="nst-gimp-", dir=parent)
+
+
+def write_job(job_dir, content, style, options, server, auto_start):
+    """Write the pixel files and job.json.
+
+    ``content``: (rgba_bytes, width, height). ``style``: the same, or ("encoded", file_bytes).
+    """
+    data, width, height = content
+    _check_rgba("content", data, width, height)
+    with open(os.path.join(job_dir, CONTENT_FILE), "wb") as f:
+        f.write(data)
+    if style[0] == "encoded":
+        style_entry = {"file": STYLE_ENCODED_FILE, "encoded": True}
+        payload = style[1]
+    else:
+        payload, style_w, style_h = style
+        _check_rgba("style", payload, style_w, style_h)
+        style_entry = {"file": STYLE_RAW_FILE, "encoded": False, "width": style_w, "height": style_h}
+    with open(os.path.join(job_dir, style_entry["file"]), "wb") as f:
+        f.write(payload)
+    job = {
+        "content": {"file": CONTENT_FILE, "width": width, "height": height},
+        "style": style_entry,
+        "options": options,
+        "server": server or "",
+        "auto_start": bool(auto_start),
+        "result": RESULT_FILE,
+    }
+    with open(os.path.join(job_dir, JOB_FILE), "w", encoding="utf-8") as f:
+        json.dump(job, f)
+
+
+def _check_rgba(what, data, width, height):
+    if width <= 0 or height <= 0 or len(data) != width * height * 4:
+        raise PluginError(f"Internal error: the {what} pixels do not match {width}x{height} RGBA.")
+
+
+def read_result(job_dir, event):
+    """The result pixels named by the bridge's "result" event: (bytes, width, height)."""
+    width, height = int(event["width"]), int(event["height"])
+    with open(os.path.join(job_dir, os.path.basename(event["file"])), "rb") as f:
+        data = f.read()
+    if len(data) != width * height * 4:
+        raise PluginError(f"The style server returned {len(data)} bytes for a {width}x{height} result; "
+                          "try again, and report this if it repeats.")
+    return data, width, height
+
+
+# ----------------------------------------------------------------------------- the bridge process
+
+class Bridge:
+    """The child process that talks to the server. Its stdin stays open until ``close``."""
+
+    def __init__(self, config, job_dir):
+        env = dict(os.environ)
+        if config.get("pythonpath"):
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [config["pythonpath"], env.get("PYTHONPATH")]))
+        env["PYTHONUNBUFFERED"] = "1"
+        # GIMP's own Python settings must not leak into the project's interpreter.
+        env.pop("PYTHONHOME", None)
+        argv = list(config["python"]) + ["-m", "server.plugin_bridge", job_dir]
+        self._stderr = tempfile.TemporaryFile()  # unlinked at once: nothing left behind if we are killed
+        try:
+            self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                            stderr=self._stderr, env=env, cwd=job_dir,
+                                            **_no_console_window())
+        except OSError as exc:
+            raise PluginError(f"Cannot start the plug-in's helper {argv[0]!r} ({exc}). Reinstall the plug-in "
+                              "with `nst install-gimp-plugin` from the Python that has the project installed.")
+
+    def events(self):
+        """Yield the bridge's events until it stops writing."""
+        for raw in self.process.stdout:
+            line = raw.decode("utf-8", "replace").strip()
+            if not line:
+                continue
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue  # stray output (a library's warning): not part of the protocol
+            if isinstance(event, dict):
+                yield event
+
+    def close(self, timeout=30):
+        """Release the bridge (it deletes the job folder and exits); return its stderr tail."""
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._stderr.seek(0)
+        tail = self._stderr.read()[-2000:].decode("utf-8", "replace").strip()
+        self._stderr.close()
+        return tail
+
+
+def _no_console_window():
+    # On Windows a console Python would flash a window for every run.
+    if sys.platform == "win32":
+        return {"creationflags": 0x08000000}  # CREATE_NO_WINDOW
+    return {}
+
+
+def run_job(config, content, style, options, server, auto_start, on_event):
+    """Run one job through the bridge. ``on_event(event)`` sees every event (for progress).
+
+    Returns (rgba_bytes, width, height) at the size the server returned; raises PluginError.
+    """
+    job_dir = make_job_dir(config)
+    bridge = None
+    try:
+        write_job(job_dir, content, style, options, server, auto_start)
+        bridge = Bridge(config, job_dir)
+        result = error = None
+        for event in bridge.events():
+            on_event(event)
+            if event.get("type") == "error":
+                error = event.get("message") or "The style server reported an error."
+                break
+            if event.get("type") == "result":
+                result = read_result(job_dir, event)
+                break
+        tail = bridge.close()
+        bridge = None
+        if error:
+            raise PluginError(error)
+        if result is None:
+            raise PluginError("The plug-in's helper stopped without a result"
+                              + (f":\n{tail}" if tail else ".")
+                              + "\nCheck the interpreter recorded by `nst install-gimp-plugin`.")
+        return result
+    finally:
+        if bridge is not None:
+            bridge.close()
+        _remove_tree(job_dir)
+
+
+def _remove_tree(path):
+    # The bridge deletes the folder; this covers a bridge that never started.
+    import shutil
+    shutil.rmtree(path, ignore_errors=True)

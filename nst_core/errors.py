@@ -1,0 +1,26 @@
+"""Errors the engine raises. Callers (CLI, server) map them to messages or status codes."""
+
+
+class NSTError(Exception):
+    """Base class for every error the engine raises on purpose."""
+
+
+class InvalidInput(NSTError, ValueError):
+    """Bad user input. ``field`` names the offending option or image, e.g. ``"style_weight"``."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class WeightsUnavailable(NSTError, RuntimeError):
+    """The requested VGG19 weights cannot be loaded (missing, corrupt, not downloadable)."""
+
+
+class Cancelled(NSTError):
+    """The job's cancel token was set; raised at the next optimizer step."""
+
+
+class DeviceOutOfMemory(NSTError, MemoryError):
+    """The device ran out of memory during a job; the engine has freed what it held."""

@@ -1,0 +1,87 @@
+"""Frozen VGG19 feature extractor addressed by paper layer names."""
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.models import vgg19
+
+from .layers import LAYER_INDEX, LAYER_NAMES
+
+
+class VGGFeatures(nn.Module):
+    """torchvision's ``vgg19().features`` with given weights; returns the requested activations.
+
+    The forward pass stops after the deepest requested layer, so a job using ``relu5_1`` never runs
+    conv5_2…pool5. Average pooling (Gatys et al.'s suggestion) is applied per call and rescaled by a
+    per-pool factor measured once on a natural-image-like input, so activations beyond a pool keep the
+    magnitudes the weights were trained with (plain average pooling shrinks them layer after layer).
+    """
+
+    def __init__(self, state_dict: dict[str, torch.Tensor]):
+        super().__init__()
+        features = vgg19(weights=None).features
+        for i, module in enumerate(features):
+            if isinstance(module, nn.ReLU):
+                features[i] = nn.ReLU(inplace=False)  # keep conv outputs intact when they are targets
+        missing = [k for k in features.state_dict() if f"features.{k}" not in state_dict]
+        if missing:
+            raise ValueError(f"weights lack {len(missing)} VGG19 tensors, e.g. features.{missing[0]}")
+        features.load_state_dict({k[len("features."):]: v for k, v in state_dict.items()
+                                  if k.startswith("features.")}, strict=True)
+        self.layers = features.requires_grad_(False).eval()
+        self._avg_scales: Optional[dict[int, float]] = None
+
+    def forward(self, x: torch.Tensor, names: Iterable[str], pooling: str = "max") -> dict[str, torch.Tensor]:
+        wanted = {LAYER_INDEX[n]: n for n in names}
+        last = max(wanted)
+        scales = self.avg_scales() if pooling == "avg" else None
+        out: dict[str, torch.Tensor] = {}
+        for i in range(last + 1):
+            module = self.layers[i]
+            if scales is not None and isinstance(module, nn.MaxPool2d):
+                x = F.avg_pool2d(x, 2, 2) * scales[i]
+            elif isinstance(module, nn.ReLU):
+                # In place saves a full-size copy per layer, unless the conv output itself is wanted.
+                x = F.relu(x, inplace=(i - 1) not in wanted)
+            else:
+                x = module(x)
+            if i in wanted:
+                out[wanted[i]] = x
+        return out
+
+    def avg_scales(self) -> dict[int, float]:
+        """Per-pool factors mean(maxpool(a)) / mean(avgpool(a)), measured on 1/f noise once."""
+        if self._avg_scales is None:
+            scales: dict[int, float] = {}
+            param = next(self.parameters())
+            x = _pink_noise(224, param.device, param.dtype)
+            with torch.no_grad():
+                for i, module in enumerate(self.layers):
+                    if isinstance(module, nn.MaxPool2d):
+                        avg = F.avg_pool2d(x, 2, 2)
+                        scales[i] = float(module(x).mean() / avg.mean().clamp_min(1e-8))
+                        x = avg * scales[i]
+                    else:
+                        x = module(x)
+            self._avg_scales = scales
+        return self._avg_scales
+
+
+def _pink_noise(size: int, device, dtype) -> torch.Tensor:
+    """A fixed image with a natural 1/f spectrum, roughly centred like preprocessed photos (±60)."""
+    g = torch.Generator().manual_seed(1234)
+    freq = torch.fft.fftfreq(size)
+    radius = torch.sqrt(freq[:, None] ** 2 + freq[None, :] ** 2).clamp_min(1.0 / size)
+    spectrum = torch.randn(3, size, size, generator=g, dtype=torch.complex64) / radius
+    img = torch.fft.ifft2(spectrum).real
+    img = img / img.std() * 60.0
+    return img.unsqueeze(0).to(device=device, dtype=dtype)
+
+
+def layer_names() -> tuple[str, ...]:
+    return LAYER_NAMES
+
+

@@ -1,0 +1,246 @@
+"""The ``nst`` command: ``serve``, ``stylize`` (through the server, or ``--local``) and ``install-gimp-plugin``.
+
+Only ``serve`` and ``stylize --local`` import the engine (and so torch), and only when they run: the client
+path must start fast because the GIMP plug-in spawns it for every call.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Optional
+
+from .config import (DEFAULT_CACHE_MB, DEFAULT_GRACE_SECONDS, DEFAULT_MAX_PIXELS, DEFAULT_QUEUE_SIZE,
+                     default_address, default_token)
+from .progress_bar import ProgressBar, format_seconds
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def _add_job_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("content", help="content image file (PNG, JPEG, WebP, TIFF)")
+    p.add_argument("styles", nargs="+", metavar="STYLE", help="one or more style image files")
+    p.add_argument("-o", "--output", required=True, help="where to write the result (PNG)")
+    p.add_argument("--preset", choices=("draft", "balanced", "fine"), help="quality preset (default: balanced)")
+    p.add_argument("--max-size", type=int, help="long side of the optimization, pixels (default: the preset's)")
+    p.add_argument("--steps", type=int, help="optimizer steps at the final scale (default: the preset's)")
+    p.add_argument("--style-weight", type=float, help="style loss weight beta (default: the preset's)")
+    p.add_argument("--style-strength", type=float, help="multiplier of the style weight (default 1)")
+    p.add_argument("--preserve-colors", choices=("none", "luminance", "histogram"), help="keep the content's colours")
+    p.add_argument("--seed", type=int, help="random seed (default 0)")
+    p.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
+    p.add_argument("--preview-dir", help="write progress previews here as preview-NNNN.png")
+    p.add_argument("--local", action="store_true", help="run the engine in this process instead of on a server")
+    p.add_argument("--server", help=f"server address (default: $NST_SERVER or {default_address()})")
+    p.add_argument("--token", help="the server's token (default: $NST_TOKEN)")
+    p.add_argument("--device", help="--local only: cuda, mps or cpu (default: the best available)")
+    p.add_argument("--weights", default="original", help="--local only: original, torchvision or a file path")
+    p.add_argument("--preprocessing", choices=("caffe", "torch"), help="--local only: for a weights file path")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nst", description="Neural style transfer: server, client and tools.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the style server (loads VGG19 once and keeps it resident)")
+    serve.add_argument("--address", default=None,
+                       help="host:port or unix:/path (default: $NST_SERVER or 127.0.0.1:50051)")
+    serve.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
+    serve.add_argument("--weights", default="original", help="original (default), torchvision or a file path")
+    serve.add_argument("--preprocessing", choices=("caffe", "torch"),
+                       help="input preprocessing a weights file path was trained with (required for a path)")
+    serve.add_argument("--token", help="require this bearer token on every call but health (default: $NST_TOKEN)")
+    serve.add_argument("--queue-size", type=int, default=DEFAULT_QUEUE_SIZE, help="jobs that may wait (default 8)")
+    serve.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="largest image, width*height")
+    serve.add_argument("--cache-mb", type=int, default=DEFAULT_CACHE_MB, help="style-target cache size, MiB")
+    serve.add_argument("--grace", type=float, default=DEFAULT_GRACE_SECONDS,
+                       help="seconds a running job may finish after SIGINT/SIGTERM before it is cancelled")
+
+    stylize = sub.add_parser("stylize", help="stylize CONTENT with STYLE(s) and write a PNG")
+    _add_job_options(stylize)
+
+    sub.add_parser("install-gimp-plugin", add_help=False, help="install the GIMP 3 plug-in (see its --help)")
+    return parser
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "install-gimp-plugin":
+        from gimp_plugin.installer import main as install  # written with the plug-in; imported only here
+
+        return install(argv[1:])
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    return stylize(args)
+
+
+# -- serve ---------------------------------------------------------------------------------------------
+
+
+def serve(args) -> int:
+    from .service import ServerStartError, start_server  # imports the engine (torch)
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    address = args.address or default_address()
+    token = args.token or default_token()
+    try:
+        handle = start_server(address=address, weights=args.weights, device=args.device,
+                              preprocessing=args.preprocessing, token=token,
+                              queue_size=args.queue_size, max_pixels=args.max_pixels, cache_mb=args.cache_mb,
+                              wait=False)
+    except (ServerStartError, ValueError) as exc:
+        print(f"nst serve: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    logging.getLogger("nst.server").info("loading %s weights and warming up (health NOT_SERVING until done)",
+                                         args.weights)
+    while not handle.wait_ready(0.2):
+        if handle.load_error is not None:
+            print(f"nst serve: cannot load the model: {handle.load_error}", file=sys.stderr)
+            handle.stop(0)
+            return EXIT_ERROR
+        if stop.is_set():
+            handle.stop(0)
+            return 0
+    engine = handle.engine
+    print(f"listening on {handle.address}", file=sys.stderr, flush=True)
+    logging.getLogger("nst.server").info("device %s, queue %d, auth %s", getattr(engine, "device", "?"),
+                                         args.queue_size, "on" if token else "off")
+    while not stop.wait(0.5):
+        pass
+    logging.getLogger("nst.server").info("shutting down (grace %.1f s)", args.grace)
+    handle.stop(args.grace)
+    return 0
+
+
+# -- stylize -------------------------------------------------------------------------------------------
+
+
+def _options(args) -> dict:
+    return {"preset": args.preset, "max_size": args.max_size, "steps": args.steps,
+            "style_weight": args.style_weight, "style_strength": args.style_strength,
+            "preserve_colors": args.preserve_colors, "seed": args.seed}
+
+
+def _read(path: str, what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise SystemExit(f"nst stylize: cannot read {what} {path!r}: {exc.strerror or exc}")
+
+
+def _write(path: Path, data: bytes) -> None:
+    # Write beside the target, then rename: a cancelled run never leaves a half-written file behind.
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def stylize(args) -> int:
+    out = Path(args.output)
+    if out.exists() and not args.force:
+        print(f"nst stylize: {out} exists; pass --force to overwrite it", file=sys.stderr)
+        return EXIT_USAGE
+    if not out.parent.is_dir():
+        print(f"nst stylize: folder {out.parent} does not exist", file=sys.stderr)
+        return EXIT_USAGE
+    preview_dir = Path(args.preview_dir) if args.preview_dir else None
+    if preview_dir is not None:
+        preview_dir.mkdir(parents=True, exist_ok=True)
+    content = _read(args.content, "content image")
+    styles = [_read(s, "style image") for s in args.styles]
+    if args.local:
+        return _stylize_local(args, content, styles, out, preview_dir)
+    return _stylize_remote(args, content, styles, out, preview_dir)
+
+
+def _stylize_remote(args, content: bytes, styles: list[bytes], out: Path, preview_dir: Optional[Path]) -> int:
+    from .client import ClientError, Finished, ImageData, Preview, Progress, Queued, Result, Started, StyleClient
+
+    bar = ProgressBar()
+    previews = 0
+    with StyleClient(args.server, args.token) as client:
+        stream = client.stylize(ImageData.encoded(content), [ImageData.encoded(s) for s in styles],
+                                options=_options(args), preview=preview_dir is not None)
+        try:
+            for event in stream:
+                if isinstance(event, Queued) and event.position > 0:
+                    bar.message(f"queued: {event.position} job(s) ahead")
+                elif isinstance(event, Started):
+                    bar.message(f"job {event.job_id} started on {client.address}")
+                elif isinstance(event, Progress):
+                    bar.update(event.stage, event.stages, event.step, event.total, event.overall_step,
+                               event.overall_total, event.eta)
+                elif isinstance(event, Preview):
+                    previews += 1
+                    (preview_dir / f"preview-{previews:04d}.png").write_bytes(event.png)
+                elif isinstance(event, Result):
+                    _write(out, event.data)
+                elif isinstance(event, Finished):
+                    bar.done()
+                    hit = ", style cache hit" if event.cache_hit else ""
+                    bar.message(f"wrote {out} ({event.steps} steps in {format_seconds(event.wall_time)}{hit})")
+        except ClientError as exc:
+            bar.done()
+            print(f"nst stylize: {exc.message}", file=sys.stderr)
+            return EXIT_ERROR
+        except KeyboardInterrupt:
+            stream.close()  # cancels the job on the server
+            bar.done()
+            print("nst stylize: cancelled", file=sys.stderr)
+            return EXIT_INTERRUPTED
+    return 0
+
+
+def _stylize_local(args, content: bytes, styles: list[bytes], out: Path, preview_dir: Optional[Path]) -> int:
+    from nst_core.engine import Engine
+    from nst_core.errors import InvalidInput, NSTError
+    from nst_core.images import decode_image
+    from nst_core.options import StyleOptions, with_overrides
+
+    bar = ProgressBar()
+    last_preview = [0.0, 0]
+
+    def on_progress(p) -> None:
+        bar.update(p.stage, p.stages, p.step, p.total, p.overall_step, p.overall_total, p.eta)
+        if preview_dir is not None and time.monotonic() - last_preview[0] >= 1.0:
+            last_preview[0] = time.monotonic()
+            last_preview[1] += 1
+            p.preview().save(preview_dir / f"preview-{last_preview[1]:04d}.png")
+
+    try:
+        content_image = decode_image(content, field="content", max_pixels=DEFAULT_MAX_PIXELS)
+        style_images = [decode_image(s, field=f"styles[{i}]", max_pixels=DEFAULT_MAX_PIXELS)
+                        for i, s in enumerate(styles)]
+        options = with_overrides(StyleOptions(), **_options(args))
+        engine = Engine(weights=args.weights, device=args.device, preprocessing=args.preprocessing)
+        result = engine.stylize(content_image, style_images, options, progress=on_progress)
+    except InvalidInput as exc:
+        bar.done()
+        print(f"nst stylize: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except NSTError as exc:
+        bar.done()
+        print(f"nst stylize: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        bar.done()
+        print("nst stylize: cancelled", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    bar.done()
+    buffer = io.BytesIO()
+    result.image.save(buffer, "PNG")
+    _write(out, buffer.getvalue())
+    bar.message(f"wrote {out} ({result.steps} steps in {format_seconds(result.wall_time)})")
+    return 0

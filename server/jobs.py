@@ -1,0 +1,306 @@
+"""The job queue: one worker thread per engine (device), a bounded FIFO, cancel and job states.
+
+Each job owns a queue of outgoing events that its RPC handler drains; the worker only ever appends to it,
+so a slow or vanished client never blocks the device.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+from enum import Enum
+from typing import Optional
+
+import grpc
+
+from nst_core.errors import Cancelled, DeviceOutOfMemory, InvalidInput, WeightsUnavailable
+from nst_core.progress import CancelToken
+from protos.nst.v1 import style_pb2
+
+from .job_input import JobInput
+
+log = logging.getLogger("nst.server")
+
+_HISTORY = 1000  # finished jobs whose state can still be asked for
+_OOM_TEXT = ("out of memory", "can't allocate memory", "not enough memory", "cannot allocate memory")
+
+
+class JobState(Enum):
+    QUEUED = style_pb2.JOB_STATE_QUEUED
+    RUNNING = style_pb2.JOB_STATE_RUNNING
+    SUCCEEDED = style_pb2.JOB_STATE_SUCCEEDED
+    FAILED = style_pb2.JOB_STATE_FAILED
+    CANCELLED = style_pb2.JOB_STATE_CANCELLED
+
+    @property
+    def ended(self) -> bool:
+        return self in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+
+
+class JobError(Exception):
+    """A job or submission failed with a definite gRPC status and a message fit for the client."""
+
+    def __init__(self, code: grpc.StatusCode, message: str, field: Optional[str] = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+@dataclass
+class ResultPayload:
+    data: bytes
+    width: int
+    height: int
+    format: str
+
+
+@dataclass
+class JobEnd:
+    """Last item of a job's event queue; ``error`` is None on success."""
+
+    error: Optional[JobError]
+
+
+class Job:
+    def __init__(self, job_input: JobInput):
+        self.id = uuid.uuid4().hex
+        self.input: Optional[JobInput] = job_input
+        self.summary = job_input.describe()
+        self.state = JobState.QUEUED
+        self.error: Optional[JobError] = None
+        self.token = CancelToken()
+        self.events: queue.SimpleQueue = queue.SimpleQueue()
+        self.submitted = time.monotonic()
+        self.started: Optional[float] = None
+        self.position: Optional[int] = None
+        self.steps_done = 0  # optimizer steps reported so far
+        self.steps_at_cancel: Optional[int] = None  # steps_done when cancel was requested
+        self.cancel_reason = "cancelled"
+        self.cancel_code = grpc.StatusCode.CANCELLED  # UNAVAILABLE when the server shuts down
+
+    def push(self, item) -> None:
+        self.events.put(item)
+
+
+def _encode(image, output_format: str) -> ResultPayload:
+    if output_format == "rgba":
+        rgba = image if image.mode == "RGBA" else image.convert("RGBA")
+        return ResultPayload(rgba.tobytes(), image.width, image.height, "rgba")
+    buffer = io.BytesIO()
+    # Level 1: results travel over a local socket; deeper compression costs far more time than bytes saved.
+    image.save(buffer, "PNG", compress_level=1)
+    return ResultPayload(buffer.getvalue(), image.width, image.height, "png")
+
+
+def _preview_message(image, max_size: int) -> style_pb2.StylizeResponse:
+    image = image.copy()
+    image.thumbnail((max_size, max_size))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", compress_level=1)
+    return style_pb2.StylizeResponse(preview=style_pb2.JobPreview(png=buffer.getvalue(), width=image.width,
+                                                                   height=image.height))
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    if isinstance(exc, (DeviceOutOfMemory, MemoryError)) or type(exc).__name__ == "OutOfMemoryError":
+        return True
+    # torch's CPU allocator raises a plain RuntimeError ("can't allocate memory" / "not enough memory").
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and any(s in text for s in _OOM_TEXT)
+
+
+def _failure(exc: BaseException) -> JobError:
+    """Map an engine exception to a status; anything unexpected becomes INTERNAL, never UNKNOWN."""
+    if isinstance(exc, InvalidInput):
+        return JobError(grpc.StatusCode.INVALID_ARGUMENT, str(exc), exc.field)
+    if _out_of_memory(exc):
+        return JobError(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                        "the device ran out of memory; try a smaller max_size or fewer styles")
+    if isinstance(exc, WeightsUnavailable):
+        return JobError(grpc.StatusCode.FAILED_PRECONDITION, f"weights unavailable: {exc}")
+    return JobError(grpc.StatusCode.INTERNAL, f"internal error ({type(exc).__name__}); see the server log")
+
+
+class JobManager:
+    """Runs jobs one at a time on ``engine``; at most ``queue_size`` more wait their turn."""
+
+    def __init__(self, engine, *, queue_size: int, style_cache=None):
+        self.engine = engine
+        self.queue_size = queue_size
+        self.style_cache = style_cache
+        self._waiting: deque[Job] = deque()
+        self._running: Optional[Job] = None
+        self._jobs: OrderedDict[str, Job] = OrderedDict()
+        self._cond = threading.Condition()
+        self._accepting = True
+        self._stopping = False
+        self._worker = threading.Thread(target=self._work, name="nst-worker", daemon=True)
+        self._worker.start()
+
+    # -- submission and lookup -------------------------------------------------------------------------
+
+    def submit(self, job_input: JobInput) -> Job:
+        job = Job(job_input)
+        with self._cond:
+            if not self._accepting:
+                raise JobError(grpc.StatusCode.UNAVAILABLE, "the server is shutting down; no new jobs")
+            if len(self._waiting) >= self.queue_size:
+                raise JobError(grpc.StatusCode.UNAVAILABLE,
+                               f"the job queue is full ({self.queue_size} waiting); try again later")
+            self._waiting.append(job)
+            self._remember(job)
+            self._announce_positions()
+            self._cond.notify_all()
+        return job
+
+    def get(self, job_id: str) -> Optional[Job]:
+        with self._cond:
+            return self._jobs.get(job_id)
+
+    def _remember(self, job: Job) -> None:
+        self._jobs[job.id] = job
+        while len(self._jobs) > _HISTORY:
+            oldest = next(iter(self._jobs.values()))
+            if not oldest.state.ended:
+                break
+            self._jobs.popitem(last=False)
+
+    def _announce_positions(self) -> None:
+        # Called with the lock held: tell each waiting job its place whenever it changes.
+        ahead = 1 if self._running is not None else 0
+        for index, job in enumerate(self._waiting):
+            position = ahead + index
+            if position != job.position:
+                job.position = position
+                job.push(style_pb2.StylizeResponse(queued=style_pb2.JobQueued(job_id=job.id, position=position)))
+
+    # -- cancel ----------------------------------------------------------------------------------------
+
+    def cancel(self, job_id: str, reason: str = "cancelled by request",
+               code: grpc.StatusCode = grpc.StatusCode.CANCELLED) -> bool:
+        """Cancel a waiting or running job; False if it had already ended (or is unknown)."""
+        with self._cond:
+            job = self._jobs.get(job_id)
+            if job is None or job.state.ended or job.token.cancelled:
+                return False
+            job.cancel_reason = reason
+            job.cancel_code = code
+            job.steps_at_cancel = job.steps_done
+            job.token.cancel()
+            if job.state is JobState.QUEUED:
+                self._waiting.remove(job)
+                self._finish(job, JobState.CANCELLED, JobError(code, f"job {reason}"))
+                self._announce_positions()
+            return True  # a running job stops at the engine's next step check
+
+    def _finish(self, job: Job, state: JobState, error: Optional[JobError]) -> None:
+        job.state = state
+        job.error = error
+        job.input = None  # drop the images now: the handler may still be streaming for a while
+        job.push(JobEnd(error))
+        waited = (job.started or time.monotonic()) - job.submitted
+        ran = time.monotonic() - job.started if job.started else 0.0
+        if state is JobState.CANCELLED:
+            outcome = f"cancelled ({job.cancel_reason})"
+        elif error is not None:
+            outcome = f"failed ({error.code.name}: {error.message})"
+        else:
+            outcome = "succeeded"
+        log.info("job %s: %s, %d steps, %.2f s (queued %.2f s), %s",
+                 job.id, job.summary, job.steps_done, ran, waited, outcome)
+
+    # -- the worker ------------------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._waiting and not self._stopping:
+                    self._cond.wait()
+                if not self._waiting:
+                    return
+                job = self._waiting.popleft()
+                job.state = JobState.RUNNING
+                job.started = time.monotonic()
+                self._running = job
+                self._announce_positions()
+            try:
+                self._run(job)
+            finally:
+                with self._cond:
+                    self._running = None
+                    self._announce_positions()
+                    self._cond.notify_all()
+
+    def _run(self, job: Job) -> None:
+        job_input, job.input = job.input, None  # only this frame holds the images while the job runs
+        job.push(style_pb2.StylizeResponse(started=style_pb2.JobStarted(job_id=job.id)))
+        last_preview = [0.0]
+
+        def on_progress(p) -> None:
+            job.steps_done = p.overall_step
+            job.push(style_pb2.StylizeResponse(progress=style_pb2.JobProgress(
+                stage=p.stage, stages=p.stages, step=p.step, total=p.total, overall_step=p.overall_step,
+                overall_total=p.overall_total, losses=p.losses, elapsed_seconds=p.elapsed, eta_seconds=p.eta,
+                width=p.size[0], height=p.size[1])))
+            now = time.monotonic()
+            if job_input.preview and p.preview is not None and now - last_preview[0] >= job_input.preview_interval:
+                last_preview[0] = now
+                job.push(_preview_message(p.preview(), job_input.preview_size))
+
+        try:
+            result = self.engine.stylize(job_input.content, job_input.styles, job_input.options,
+                                         progress=on_progress, cancel=job.token,
+                                         init_image=job_input.init_image, style_cache=self.style_cache)
+            payload = _encode(result.image, job_input.output_format)
+            result.image = None  # the encoded bytes are all that is streamed
+        except Cancelled:
+            self._end(job, JobState.CANCELLED, JobError(job.cancel_code, f"job {job.cancel_reason}"))
+            return
+        except Exception as exc:  # noqa: BLE001 - every failure must reach the client as a status
+            error = _failure(exc)
+            if error.code is grpc.StatusCode.INTERNAL:
+                log.exception("job %s failed unexpectedly", job.id)
+            self._end(job, JobState.FAILED, error)
+            return
+        finally:
+            del job_input  # free the decoded images before the result is streamed
+        job.push(payload)
+        hits = int(getattr(result, "style_cache_hits", 0))
+        job.push(style_pb2.StylizeResponse(finished=style_pb2.JobFinished(
+            wall_time_seconds=result.wall_time, steps=result.steps, cache_hit=hits > 0, style_cache_hits=hits,
+            queue_seconds=job.started - job.submitted, losses=result.losses)))
+        self._end(job, JobState.SUCCEEDED, None)
+
+    def _end(self, job: Job, state: JobState, error: Optional[JobError]) -> None:
+        with self._cond:
+            self._finish(job, state, error)
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    def running(self) -> Optional[Job]:
+        with self._cond:
+            return self._running
+
+    def shutdown(self, grace: float) -> None:
+        """Refuse new jobs, cancel waiting ones, give the running one ``grace`` seconds, then cancel it."""
+        with self._cond:
+            self._accepting = False
+            for job in list(self._waiting):
+                job.token.cancel()
+                job.cancel_reason = "the server is shutting down"
+                self._finish(job, JobState.CANCELLED,
+                             JobError(grpc.StatusCode.UNAVAILABLE, "the server is shutting down; job cancelled"))
+            self._waiting.clear()
+            self._stopping = True
+            self._cond.notify_all()
+        self._worker.join(grace)
+        running = self.running()
+        if running is not None:
+            self.cancel(running.id, "cancelled: the server is shutting down", grpc.StatusCode.UNAVAILABLE)
+            self._worker.join(30.0)  # the engine stops within one optimizer step

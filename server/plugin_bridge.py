@@ -1,0 +1,244 @@
+"""The GIMP plug-in's helper: runs one job from a job folder against the style server.
+
+    <python> -m server.plugin_bridge JOB_DIR
+
+GIMP's bundled Python has no grpcio, so the plug-in writes its pixels and ``job.json`` into JOB_DIR and
+starts this module with the interpreter recorded by the installer. Events go to stdout as one JSON object
+per line (see ``gimp_plugin/neural_style_transfer/nst_job.py`` for the other side):
+
+    {"type": "status", "text": ...}            {"type": "queued", "position": n}
+    {"type": "started", "job_id": ...}         {"type": "progress", "stage", "stages", "step", "total", ...}
+    {"type": "result", "file", "width", "height", "wall_time", "steps", "cache_hit"}
+    {"type": "error", "code", "message"}       (message: what went wrong and what to do)
+
+stdin is the plug-in's lifeline: EOF (the plug-in closed it, or died: GIMP's Cancel kills it) cancels the
+job on the server, deletes JOB_DIR and exits. Standard library and ``server.client`` only: the plug-in's
+interpreter may hold just grpcio and protobuf.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from .client import ClientError, ImageData, Progress, Queued, Result, Started, Finished, StyleClient
+from .config import default_address
+
+SERVER_START_TIMEOUT = 300.0  # first start loads VGG19 and warms up; slow disks take a while
+PROBE_TIMEOUT = 2.0
+# Server option names → the plug-in argument a user sets, for error messages.
+ARGUMENT_NAMES = {
+    "max_size": "max-size", "steps": "iterations", "style_strength": "style-weight", "preset": "preset",
+    "preserve_colors": "preserve-colors", "seed": "seed", "styles": "style-file / style-drawable",
+    "content": "the layer", "options": "the arguments",
+}
+
+
+class BridgeError(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Bridge:
+    def __init__(self, job_dir: str, out=None):
+        self.job_dir = job_dir
+        self.out = out or sys.stdout
+        self._out_lock = threading.Lock()
+        self._exit_lock = threading.Lock()
+        self.client: StyleClient | None = None
+        self.job_id: str | None = None
+        self.done = False
+
+    # -- output ---------------------------------------------------------------------------------
+    def emit(self, **event) -> None:
+        line = json.dumps(event) + "\n"
+        with self._out_lock:
+            try:
+                self.out.write(line)
+                self.out.flush()
+            except (BrokenPipeError, ValueError):
+                pass  # the plug-in is gone; the stdin watcher ends us
+
+    # -- lifeline -------------------------------------------------------------------------------
+    def watch_stdin(self, stdin) -> None:
+        """Block until the plug-in closes our stdin or dies, then cancel, clean up and exit."""
+        try:
+            while stdin.read(65536):
+                pass
+        except (OSError, ValueError):
+            pass
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        with self._exit_lock:
+            if not self.done and self.client is not None and self.job_id:
+                try:
+                    self.client.cancel(self.job_id)
+                except ClientError:
+                    pass  # already ended, or the server is gone: nothing left to stop
+            shutil.rmtree(self.job_dir, ignore_errors=True)
+            sys.stderr.flush()
+            # Not sys.exit: the main thread may sit inside a blocking gRPC read.
+            os._exit(0 if self.done else 3)
+
+    # -- the job --------------------------------------------------------------------------------
+    def run(self) -> None:
+        try:
+            job = self._read_job()
+            address = job.get("server") or default_address()
+            self.client = StyleClient(address)
+            self._ensure_server(address, job.get("auto_start", True))
+            self._stylize(job)
+        except BridgeError as exc:
+            self.emit(type="error", code=exc.code, message=exc.message)
+        except ClientError as exc:
+            self.emit(type="error", code=exc.code, message=explain(exc, self.client))
+        except Exception as exc:  # a bug here must still reach the user as text, not a hang
+            self.emit(type="error", code="INTERNAL", message=f"The plug-in's helper failed: {exc!r}")
+        self.done = True
+
+    def _read_job(self) -> dict:
+        try:
+            with open(os.path.join(self.job_dir, "job.json"), encoding="utf-8") as f:
+                return json.load(f)
+        except (OSError, ValueError) as exc:
+            raise BridgeError("INVALID_ARGUMENT", f"Cannot read the job from the plug-in ({exc}).") from None
+
+    def _image(self, entry: dict) -> ImageData:
+        with open(os.path.join(self.job_dir, os.path.basename(entry["file"])), "rb") as f:
+            data = f.read()
+        if entry.get("encoded"):
+            return ImageData.encoded(data)
+        return ImageData.rgba(data, entry["width"], entry["height"])
+
+    def _ensure_server(self, address: str, auto_start: bool) -> None:
+        if self.client.wait_ready(PROBE_TIMEOUT):
+            return
+        if not auto_start or not is_local(address):
+            why = "auto-start is off" if not auto_start else "it is not a local address"
+            raise BridgeError("UNAVAILABLE",
+                              f"No style server answers at {address} ({why}). Start one with "
+                              f"`nst serve --address {address}` and run the filter again"
+                              + (", or turn on auto-start." if not auto_start else "."))
+        self.emit(type="status", text="Starting style server…")
+        start_server(address, self.client, lambda: self.emit(type="status", text="Starting style server…"))
+
+    def _stylize(self, job: dict) -> None:
+        content = self._image(job["content"])
+        style = self._image(job["style"])
+        self.emit(type="status", text="Sending the job to the style server…")
+        stream = self.client.stylize(content, [style], options=job.get("options") or {}, output_format="rgba")
+        result = finished = None
+        for event in stream:
+            if isinstance(event, Queued):
+                self.job_id = event.job_id or self.job_id
+                self.emit(type="queued", position=event.position)
+            elif isinstance(event, Started):
+                self.job_id = event.job_id
+                self.emit(type="started", job_id=event.job_id)
+            elif isinstance(event, Progress):
+                self.emit(type="progress", stage=event.stage, stages=event.stages, step=event.step,
+                          total=event.total, elapsed=event.elapsed, eta=event.eta,
+                          overall_step=event.overall_step, overall_total=event.overall_total)
+            elif isinstance(event, Result):
+                result = event
+            elif isinstance(event, Finished):
+                finished = event
+        if result is None:
+            raise BridgeError("INTERNAL", "The style server ended the job without a result; try again.")
+        name = os.path.basename(job.get("result") or "result.rgba")
+        with open(os.path.join(self.job_dir, name), "wb") as f:
+            f.write(result.data)
+        self.done = True  # from here on, a closed stdin is the normal goodbye
+        self.emit(type="result", file=name, width=result.width, height=result.height,
+                  wall_time=finished.wall_time if finished else None,
+                  steps=finished.steps if finished else None,
+                  cache_hit=finished.cache_hit if finished else None)
+
+
+def is_local(address: str) -> bool:
+    """Whether a server at ``address`` would run on this machine (so auto-start makes sense)."""
+    if address.startswith("unix:"):
+        return True
+    host = address.rsplit(":", 1)[0].strip("[]").lower()
+    return host in ("127.0.0.1", "localhost", "::1", "0.0.0.0", "")
+
+
+def server_log_path(address: str) -> str:
+    safe = "".join(c if c.isalnum() else "-" for c in address)
+    return os.path.join(tempfile.gettempdir(), f"nst-server-{safe}.log")
+
+
+def start_server(address: str, client: StyleClient, tick) -> None:
+    """Start `python -m server serve` detached (it outlives us, for the next call) and wait for SERVING."""
+    log_path = server_log_path(address)
+    with open(log_path, "ab") as log:
+        kwargs = {"start_new_session": True} if os.name == "posix" else {"creationflags": 0x00000208}
+        process = subprocess.Popen([sys.executable, "-m", "server", "serve", "--address", address],
+                                   stdin=subprocess.DEVNULL, stdout=log, stderr=log, close_fds=True, **kwargs)
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if client.wait_ready(1.0):
+            return
+        if process.poll() is not None:
+            raise BridgeError("UNAVAILABLE",
+                              f"The style server could not start (exit code {process.returncode}):\n"
+                              f"{_tail(log_path)}\nFix the cause above, or start it yourself with "
+                              f"`nst serve --address {address}`; full log: {log_path}")
+        tick()
+    raise BridgeError("UNAVAILABLE", f"The style server did not become ready within {SERVER_START_TIMEOUT:.0f} s; "
+                                     f"see {log_path}, or start it yourself with `nst serve --address {address}`.")
+
+
+def _tail(path: str, lines: int = 8) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return "\n".join(f.read().splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def explain(error: ClientError, client: StyleClient | None) -> str:
+    """A ClientError as advice for a GIMP user."""
+    address = client.address if client else default_address()
+    if error.code == "INVALID_ARGUMENT":
+        where = ARGUMENT_NAMES.get(error.field or "", error.field)
+        return (f"The style server rejected {where}: {error.message}. Change it and run the filter again."
+                if where else f"The style server rejected the job: {error.message}.")
+    if error.code == "UNAVAILABLE":
+        return (f"{error.message}. Start the server with `nst serve --address {address}` "
+                "(or turn on auto-start) and run the filter again.")
+    if error.code == "UNAUTHENTICATED":
+        return (f"The style server at {address} wants a token: {error.message}. Set NST_TOKEN for GIMP, "
+                "or reinstall the plug-in with the server's token.")
+    if error.code == "RESOURCE_EXHAUSTED":
+        return f"The style server ran out of memory: {error.message}. Lower max-size or pick the draft preset."
+    if error.code == "FAILED_PRECONDITION":
+        return f"The style server is not ready: {error.message}. See the server's log for how to fix it."
+    if error.code == "CANCELLED":
+        return "The job was cancelled on the server."
+    return f"The style server failed ({error.code}): {error.message}."
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1 or not os.path.isdir(argv[0]):
+        print("usage: python -m server.plugin_bridge JOB_DIR (started by the GIMP plug-in)", file=sys.stderr)
+        return 2
+    bridge = Bridge(argv[0])
+    threading.Thread(target=bridge.watch_stdin, args=(sys.stdin.buffer,), daemon=True).start()
+    bridge.run()
+    # Stay until the plug-in has read the result and closes stdin; the watcher then cleans up and exits.
+    threading.Event().wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""Runs INSIDE gimp-console-3.0 (python-fu-eval), not under pytest.
+
+Reads the case from $NST_CASE (JSON), builds a small image, calls plug-in-neural-style-transfer
+non-interactively and writes what the test asserts on to the case's "report" path (JSON).
+
+Image (RGB 8-bit, or with "gray" grayscale 16-bit): background 64x56 (opaque), the source layer 48x40 RGBA at offsets (8, 6) with an alpha pattern,
+and a "top" layer above it; optionally a rectangular selection.
+"""
+import base64
+import json
+import os
+
+import gi
+
+gi.require_version("Gimp", "3.0")
+gi.require_version("Gegl", "0.4")
+from gi.repository import Gegl, Gimp, Gio  # noqa: E402
+
+RGBA8 = "R'G'B'A u8"
+
+
+def pixels(drawable):
+    rect = Gegl.Rectangle.new(0, 0, drawable.get_width(), drawable.get_height())
+    return bytes(drawable.get_buffer().get(rect, 1.0, RGBA8, Gegl.AbyssPolicy.CLAMP))
+
+
+def fill(layer, make_pixel):
+    w, h = layer.get_width(), layer.get_height()
+    data = bytearray()
+    for y in range(h):
+        for x in range(w):
+            data += bytes(make_pixel(x, y))
+    buffer = layer.get_buffer()
+    buffer.set(Gegl.Rectangle.new(0, 0, w, h), RGBA8, bytes(data))
+    buffer.flush()
+
+
+def source_pixel(x, y):
+    # A soft picture (gradients and a disc) and an alpha pattern: a transparent left strip, half alpha below
+    # (both reach into the test's selection, so "alpha kept" is checked where the style lands).
+    disc = (x - 24) ** 2 + (y - 20) ** 2 < 120
+    r, g, b = (230, 200, 40) if disc else (40 + 4 * x, 60 + 3 * y, 160)
+    alpha = 0 if x < 8 else (128 if y >= 20 else 255)
+    return (r, g, b, alpha)
+
+
+def build_image(gray):
+    if gray:  # grayscale at 16 bits: the plug-in must convert both ways
+        image = Gimp.Image.new_with_precision(64, 56, Gimp.ImageBaseType.GRAY, Gimp.Precision.U16_NON_LINEAR)
+        opaque, with_alpha = Gimp.ImageType.GRAY_IMAGE, Gimp.ImageType.GRAYA_IMAGE
+    else:
+        image = Gimp.Image.new(64, 56, Gimp.ImageBaseType.RGB)
+        opaque, with_alpha = Gimp.ImageType.RGB_IMAGE, Gimp.ImageType.RGBA_IMAGE
+    background = Gimp.Layer.new(image, "background", 64, 56, opaque, 100, Gimp.LayerMode.NORMAL)
+    image.insert_layer(background, None, 0)
+    fill(background, lambda x, y: (250, 250, 250, 255))
+    source = Gimp.Layer.new(image, "source", 48, 40, with_alpha, 100, Gimp.LayerMode.NORMAL)
+    image.insert_layer(source, None, 0)
+    source.set_offsets(8, 6)
+    fill(source, source_pixel)
+    top = Gimp.Layer.new(image, "top", 10, 10, with_alpha, 100, Gimp.LayerMode.NORMAL)
+    image.insert_layer(top, None, 0)
+    fill(top, lambda x, y: (0, 0, 0, 0))
+    return image, source
+
+
+def style_layer(opened):
+    """A second open image whose layer serves as style-drawable: diagonal stripes."""
+    image = Gimp.Image.new(40, 40, Gimp.ImageBaseType.RGB)
+    opened.append(image)
+    layer = Gimp.Layer.new(image, "stripes", 40, 40, Gimp.ImageType.RGB_IMAGE, 100, Gimp.LayerMode.NORMAL)
+    image.insert_layer(layer, None, 0)
+    fill(layer, lambda x, y: (20, 30, 200, 255) if (x + y) // 4 % 2 else (240, 120, 10, 255))
+    return layer
+
+
+def run_case(case, opened):
+    image, source = build_image(case.get("gray", False))
+    opened.append(image)
+    before = pixels(source)
+    if case.get("selection"):
+        x, y, w, h = case["selection"]
+        image.select_rectangle(Gimp.ChannelOps.REPLACE, x, y, w, h)
+    procedure = Gimp.get_pdb().lookup_procedure("plug-in-neural-style-transfer")
+    if procedure is None:
+        return {"error": "procedure not registered"}
+    config = procedure.create_config()
+    config.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+    config.set_property("image", image)
+    config.set_core_object_array("drawables", [source])
+    if case.get("style_file"):
+        config.set_property("style-file", Gio.File.new_for_path(case["style_file"]))
+    if case.get("style_drawable"):
+        config.set_property("style-drawable", style_layer(opened))
+    for name, value in case.get("arguments", {}).items():
+        config.set_property(name, value)
+    result = procedure.run(config)
+    status = result.index(0)
+    report = {
+        "status": status.value_nick if hasattr(status, "value_nick") else str(status),
+        "message": result.index(1) if result.length() > 1 else None,
+        "layers": [layer.get_name() for layer in image.get_layers()],
+        "source_unchanged": pixels(source) == before,
+        "source": base64.b64encode(before).decode(),
+        "undo_enabled": image.undo_is_enabled(),
+    }
+    added = [layer for layer in image.get_layers() if layer.get_name() not in ("background", "source", "top")]
+    if added:
+        layer = added[0]
+        report["new_layer"] = {
+            "name": layer.get_name(),
+            "size": [layer.get_width(), layer.get_height()],
+            "offsets": list(layer.get_offsets()[-2:]),
+            "parent": layer.get_parent().get_name() if layer.get_parent() else None,
+            "pixels": base64.b64encode(pixels(layer)).decode(),
+        }
+    return report
+
+
+case = json.load(open(os.environ["NST_CASE"]))
+opened = []
+reports = [run_case(item, opened) for item in case["runs"]]
+with open(case["report"], "w") as f:
+    json.dump(reports, f)
+for image in opened:
+    image.delete()

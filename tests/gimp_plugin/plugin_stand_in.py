@@ -1,0 +1,32 @@
+"""A process in the plug-in's role (not a test): starts the bridge for a long job and echoes its events.
+
+    python plugin_stand_in.py SERVER_ADDRESS
+
+Prints {"bridge_pid", "job_dir"} first, then every bridge event, one JSON per line, and keeps the bridge's
+stdin open, as the plug-in does while GIMP runs it. The test kills this process like GIMP's Cancel does.
+"""
+import json
+import os
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, REPO)
+from gimp_plugin.neural_style_transfer import nst_job  # noqa: E402
+
+
+def main(address):
+    config = {"python": [sys.executable], "pythonpath": REPO}
+    job_dir = nst_job.make_job_dir(config)
+    size = 64
+    content = bytes((x * 4 % 256, y * 4 % 256, 128, 255)[c] for y in range(size) for x in range(size) for c in range(4))
+    style = bytes(((x + y) * 8 % 256, 40, 200, 255)[c] for y in range(size) for x in range(size) for c in range(4))
+    options = nst_job.server_options("draft", 64, 5000, 1.0, "none", 0)  # far longer than the test waits
+    nst_job.write_job(job_dir, (content, size, size), (style, size, size), options, address, False)
+    bridge = nst_job.Bridge(config, job_dir)
+    print(json.dumps({"bridge_pid": bridge.process.pid, "job_dir": job_dir}), flush=True)
+    for event in bridge.events():
+        print(json.dumps(event), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

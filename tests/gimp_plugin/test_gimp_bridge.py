@@ -1,0 +1,136 @@
+"""The plug-in ↔ bridge protocol with real processes and a real server (no GIMP needed)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from gimp_plugin.neural_style_transfer import nst_job
+from server.client import StyleClient
+from server import plugin_bridge
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HELPER_CONFIG = {"python": [sys.executable], "pythonpath": REPO}
+
+
+def gradient(size):
+    return bytes((x * 5 % 256, y * 5 % 256, 90, 255 if x > 4 else 0)[c]
+                 for y in range(size) for x in range(size) for c in range(4))
+
+
+def free_address():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{s.getsockname()[1]}"
+
+
+def process_gone(pid):
+    """True once ``pid`` has exited (reaped, or a zombie nobody reaped yet)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_job_through_the_bridge_returns_pixels_and_reports_progress(style_server, style_png, tmp_path):
+    events = []
+    options = nst_job.server_options("draft", 24, 3, 1.0, "none", 0)
+    work = tmp_path / "jobs"
+    data, width, height = nst_job.run_job(
+        dict(HELPER_CONFIG, work_dir=str(work)), (gradient(20), 20, 20), ("encoded", style_png.read_bytes()),
+        options, style_server, False, events.append)
+    assert (width, height) == (20, 20) and len(data) == 20 * 20 * 4
+    assert data[3::4] == gradient(20)[3::4]  # the server carries alpha through
+    assert data != gradient(20)
+    kinds = [e["type"] for e in events]
+    assert "progress" in kinds and kinds[-1] == "result"
+    assert kinds.index("started") < kinds.index("progress")
+    progress = next(e for e in events if e["type"] == "progress")
+    assert {"stage", "stages", "step", "total", "eta"} <= set(progress)
+    assert os.listdir(work) == []  # the job folder is gone
+
+
+def test_unreachable_server_without_auto_start_names_the_fix(tmp_path):
+    address = free_address()
+    with pytest.raises(nst_job.PluginError) as caught:
+        nst_job.run_job(dict(HELPER_CONFIG, work_dir=str(tmp_path)), (gradient(8), 8, 8), (gradient(8), 8, 8),
+                        {"preset": "draft"}, address, False, lambda e: None)
+    assert f"nst serve --address {address}" in str(caught.value) and "auto-start" in str(caught.value)
+    assert os.listdir(tmp_path) == []
+
+
+def test_server_rejection_names_the_plugin_argument(style_server, tmp_path):
+    with pytest.raises(nst_job.PluginError) as caught:
+        nst_job.run_job(dict(HELPER_CONFIG, work_dir=str(tmp_path)), (gradient(8), 8, 8), (gradient(8), 8, 8),
+                        {"preset": "draft", "max_size": -3}, style_server, False, lambda e: None)
+    assert "max-size" in str(caught.value)
+
+
+def test_helper_that_cannot_start_says_to_reinstall(tmp_path):
+    config = {"python": [str(tmp_path / "no-such-python")], "work_dir": str(tmp_path / "jobs")}
+    with pytest.raises(nst_job.PluginError, match="nst install-gimp-plugin"):
+        nst_job.run_job(config, (gradient(8), 8, 8), (gradient(8), 8, 8), {}, "", False, lambda e: None)
+    assert os.listdir(tmp_path / "jobs") == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to watch the processes")
+def test_killing_the_plugin_cancels_the_job_and_leaves_nothing(style_server):
+    stand_in = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), "plugin_stand_in.py"),
+                                 style_server], stdout=subprocess.PIPE, text=True)
+    first = json.loads(stand_in.stdout.readline())
+    job_id = None
+    for line in stand_in.stdout:
+        event = json.loads(line)
+        job_id = event.get("job_id", job_id)
+        if event["type"] == "progress":
+            break
+    assert job_id and os.path.isdir(first["job_dir"])
+    stand_in.send_signal(signal.SIGKILL)  # what GIMP's Cancel does to a plug-in
+    stand_in.wait()
+    client = StyleClient(style_server)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not (process_gone(first["bridge_pid"])
+                                               and client.job_state(job_id) == "cancelled"):
+        time.sleep(0.1)
+    assert process_gone(first["bridge_pid"]), "the bridge outlived the plug-in"
+    assert client.job_state(job_id) == "cancelled"
+    assert not os.path.exists(first["job_dir"])
+
+
+def test_auto_start_launches_a_server_that_stays_up(style_png, tmp_path):
+    address = free_address()
+    events = []
+    try:
+        data, width, height = nst_job.run_job(
+            dict(HELPER_CONFIG, work_dir=str(tmp_path)), (gradient(16), 16, 16),
+            ("encoded", style_png.read_bytes()), nst_job.server_options("draft", 16, 2, 1.0, "none", 0),
+            address, True, events.append)
+        assert (width, height) == (16, 16)
+        assert {"type": "status", "text": "Starting style server…"} in events
+        assert StyleClient(address).wait_ready(1.0)  # still serving for the next call
+    finally:
+        stop_server_at(address)
+        os.remove(plugin_bridge.server_log_path(address))
+
+
+def stop_server_at(address):
+    """Stop the detached server the bridge started (found by its command line)."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"serve" in argv and address.encode() in argv:
+            os.kill(int(pid), signal.SIGTERM)
+
+
+def test_local_addresses():
+    assert plugin_bridge.is_local("127.0.0.1:50051") and plugin_bridge.is_local("localhost:1")
+    assert plugin_bridge.is_local("[::1]:50051") and plugin_bridge.is_local("unix:/tmp/nst.sock")
+    assert not plugin_bridge.is_local("gpu-box.example:50051")

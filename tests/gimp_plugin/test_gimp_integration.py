@@ -1,0 +1,152 @@
+"""The plug-in inside real GIMP 3.0 (Debian trixie root filesystem built by scripts/gimp-rootfs.sh).
+
+The installer runs inside the root with the root's own venv Python (the interpreter the plug-in will spawn),
+the real server runs here on the host with the real weights, and gimp-console-3.0 calls the procedure
+non-interactively through tests/gimp_plugin/gimp_case.py, which reports back as JSON.
+"""
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOTFS_SCRIPT = os.path.join(REPO, "scripts", "gimp-rootfs.sh")
+ROOT_VENV_PYTHON = "/opt/nst-venv/bin/python"
+LAYER_OFFSETS = (8, 6)
+LAYER_SIZE = (48, 40)
+SELECTION = (14, 10, 24, 20)  # image coordinates: x 6..29, y 4..23 on the layer
+
+
+def _require_root_linux():
+    if sys.platform.startswith("linux") and os.geteuid() == 0:
+        return
+    reason = "needs Linux and root (debootstrap, chroot)"
+    if os.environ.get("CI"):
+        pytest.fail(f"the GIMP integration test cannot run in CI here: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def gimp_root():
+    _require_root_linux()
+    # Pin the root's grpcio/protobuf to this interpreter's, which generated the stubs.
+    env = dict(os.environ, NST_HOST_PYTHON=sys.executable)
+    built = subprocess.run([ROOTFS_SCRIPT], capture_output=True, text=True, timeout=3600, env=env)
+    assert built.returncode == 0, f"gimp-rootfs.sh failed:\n{built.stderr[-3000:]}"
+    return built.stdout.strip().splitlines()[-1]
+
+
+def in_root(*argv, timeout=300):
+    return subprocess.run([ROOTFS_SCRIPT, "exec", *argv], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def work(gimp_root, style_png):
+    """A scratch folder inside the root (seen as /tmp/<name> there) with the style image in it."""
+    path = tempfile.mkdtemp(prefix="nst-gimp-test-", dir=os.path.join(gimp_root, "tmp"))
+    shutil.copy(style_png, os.path.join(path, "stripes.png"))
+    yield path, "/tmp/" + os.path.basename(path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_gimp(work, runs):
+    host_dir, root_dir = work
+    shutil.copy(os.path.join(REPO, "tests", "gimp_plugin", "gimp_case.py"), host_dir)
+    with open(os.path.join(host_dir, "case.json"), "w") as f:
+        json.dump({"report": f"{root_dir}/report.json", "runs": runs}, f)
+    done = in_root("sh", "-c", f"cd {root_dir} && NST_CASE={root_dir}/case.json GIMP3_DIRECTORY={root_dir}/profile "
+                   "gimp-console-3.0 -i --batch-interpreter=python-fu-eval -b - --quit < gimp_case.py")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "inconsistent state" not in done.stderr  # GIMP's complaint about unbalanced undo groups
+    with open(os.path.join(host_dir, "report.json")) as f:
+        return json.load(f), done.stderr
+
+
+def install_plugin(work, server):
+    host_dir, root_dir = work
+    done = in_root(ROOT_VENV_PYTHON, "-m", "gimp_plugin.installer", "--gimp-dir", f"{root_dir}/profile",
+                   "--server", server)
+    assert done.returncode == 0, done.stderr
+    assert f"{root_dir}/profile/plug-ins/neural_style_transfer" in done.stdout
+    with open(os.path.join(host_dir, "profile", "plug-ins", "neural_style_transfer", "nst-config.json")) as f:
+        assert json.load(f)["python"] == [ROOT_VENV_PYTHON]
+
+
+def rgba(b64):
+    return base64.b64decode(b64)
+
+
+def test_filter_in_gimp_adds_a_stylized_layer_and_reports_errors(work, style_server):
+    install_plugin(work, style_server)
+    small = {"preset": "draft", "max-size": 32, "iterations": 4}
+    reports, gimp_log = run_gimp(work, [
+        {"style_file": f"{work[1]}/stripes.png", "selection": list(SELECTION), "arguments": small},
+        {"style_drawable": True, "arguments": small},
+        {"style_drawable": True, "gray": True, "arguments": small},
+        {"style_file": f"{work[1]}/stripes.png",
+         "arguments": {**small, "server": f"127.0.0.1:{free_port()}", "auto-start": False}},
+    ])
+    with_selection, whole_layer, gray, unreachable = reports
+
+    # 1. With a rectangular selection, from a style file.
+    assert with_selection["status"] == "success", with_selection["message"]
+    assert with_selection["layers"] == ["top", "stripes", "source", "background"]  # directly above the source
+    new = with_selection["new_layer"]
+    assert new["name"] == "stripes" and new["parent"] is None
+    assert new["size"] == list(LAYER_SIZE) and new["offsets"] == list(LAYER_OFFSETS)
+    assert with_selection["source_unchanged"]
+    source, result = rgba(with_selection["source"]), rgba(new["pixels"])
+    sx, sy = SELECTION[0] - LAYER_OFFSETS[0], SELECTION[1] - LAYER_OFFSETS[1]
+    inside = changed = 0
+    for y in range(LAYER_SIZE[1]):
+        for x in range(LAYER_SIZE[0]):
+            i = 4 * (y * LAYER_SIZE[0] + x)
+            if sx <= x < sx + SELECTION[2] and sy <= y < sy + SELECTION[3]:
+                assert result[i + 3] == source[i + 3], (x, y)  # the source's alpha, kept
+                if source[i + 3]:
+                    inside += 1
+                    changed += result[i:i + 3] != source[i:i + 3]
+            else:
+                assert result[i + 3] == 0, (x, y)  # nothing outside the selection
+    assert inside > 300 and changed > 0.9 * inside
+
+    # 2. Whole layer, style from a layer of another open image.
+    assert whole_layer["status"] == "success", whole_layer["message"]
+    new = whole_layer["new_layer"]
+    assert whole_layer["layers"] == ["top", "stripes", "source", "background"]
+    assert new["size"] == list(LAYER_SIZE) and new["offsets"] == list(LAYER_OFFSETS)
+    source, result = rgba(whole_layer["source"]), rgba(new["pixels"])
+    assert result[3::4] == source[3::4]
+    opaque = [i for i in range(0, len(source), 4) if source[i + 3]]
+    assert sum(result[i:i + 3] != source[i:i + 3] for i in opaque) > 0.9 * len(opaque)
+
+    # 3. A 16-bit grayscale image: converted to 8-bit RGBA for the server and back.
+    assert gray["status"] == "success", gray["message"]
+    assert gray["layers"] == ["top", "stripes", "source", "background"]
+    source, result = rgba(gray["source"]), rgba(gray["new_layer"]["pixels"])
+    assert gray["new_layer"]["size"] == list(LAYER_SIZE) and result[3::4] == source[3::4]
+    assert all(result[i] == result[i + 1] == result[i + 2] for i in range(0, len(result), 4))
+    assert sum(result[i] != source[i] for i in opaque) > 0.5 * len(opaque)
+
+    # 4. Nothing listening, auto-start off: an error status whose message names the fix; image untouched.
+    assert unreachable["status"] == "execution-error"
+    assert "nst serve" in unreachable["message"] and "auto-start" in unreachable["message"]
+    assert unreachable["layers"] == ["top", "source", "background"]
+    assert "new_layer" not in unreachable
+    assert all(r["undo_enabled"] for r in reports)
+
+    # No job folder left behind by the plug-in or its helper.
+    assert not [n for n in os.listdir(os.path.join(os.path.dirname(work[0]))) if n.startswith("nst-gimp-")
+                and not n.startswith("nst-gimp-test-")]

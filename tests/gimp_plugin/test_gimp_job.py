@@ -1,0 +1,83 @@
+"""The plug-in's GIMP-free logic: config, argument checks, progress text, job files."""
+import json
+import math
+
+import pytest
+
+from gimp_plugin.neural_style_transfer import nst_job
+from gimp_plugin.neural_style_transfer.nst_job import PluginError
+
+
+def test_config_is_read_and_the_python_becomes_a_command(tmp_path):
+    (tmp_path / nst_job.CONFIG_FILE).write_text(json.dumps({"python": "/opt/venv/bin/python", "server": "h:1"}))
+    config = nst_job.load_config(str(tmp_path))
+    assert config["python"] == ["/opt/venv/bin/python"] and config["server"] == "h:1"
+
+
+@pytest.mark.parametrize("content", [None, "{not json", json.dumps({"server": "x"})])
+def test_missing_or_broken_config_says_to_reinstall(tmp_path, content):
+    if content is not None:
+        (tmp_path / nst_job.CONFIG_FILE).write_text(content)
+    with pytest.raises(PluginError, match="nst install-gimp-plugin"):
+        nst_job.load_config(str(tmp_path))
+
+
+def test_arguments_map_to_server_options():
+    assert nst_job.server_options("fine", 300, 50, 2.5, "luminance", 7) == {
+        "preset": "fine", "max_size": 300, "steps": 50, "style_strength": 2.5,
+        "preserve_colors": "luminance", "seed": 7, "output_size": "content"}
+    # 0 and 1.0 mean "the preset's": left to the server.
+    assert nst_job.server_options("draft", 0, 0, 1.0, "none", 0) == {
+        "preset": "draft", "preserve_colors": "none", "seed": 0, "output_size": "content"}
+
+
+@pytest.mark.parametrize("args, named", [
+    (("ultra", 0, 0, 1.0, "none", 0), "preset"),
+    (("draft", -1, 0, 1.0, "none", 0), "max-size"),
+    (("draft", 8, 0, 1.0, "none", 0), "max-size"),
+    (("draft", 0, -5, 1.0, "none", 0), "iterations"),
+    (("draft", 0, 0, 0.0, "none", 0), "style-weight"),
+    (("draft", 0, 0, math.nan, "none", 0), "style-weight"),
+    (("draft", 0, 0, 1.0, "sepia", 0), "preserve-colors"),
+    (("draft", 0, 0, 1.0, "none", -2), "seed"),
+])
+def test_bad_arguments_name_the_argument(args, named):
+    with pytest.raises(PluginError, match=named):
+        nst_job.server_options(*args)
+
+
+def test_layer_name_comes_from_the_style():
+    assert nst_job.style_name("/art/The Starry Night.jpg") == "The Starry Night"
+    assert nst_job.style_name("C:\\art\\wave.TIFF") == "wave"
+    assert nst_job.style_name("/art/v1.2/sketch") == "sketch"
+
+
+def test_progress_text_shows_stage_steps_and_eta():
+    text, fraction = nst_job.describe_event({"type": "progress", "stage": 2, "stages": 3, "step": 5,
+                                             "total": 10, "eta": 75.4, "overall_step": 45, "overall_total": 90})
+    assert text == "Scale 2/3 · step 5/10 · 1:15 left" and fraction == 0.5
+    _, fraction = nst_job.describe_event({"type": "progress", "stage": 2, "stages": 2, "step": 5, "total": 10})
+    assert fraction == 0.75
+    assert nst_job.describe_event({"type": "status", "text": "Starting style server…"})[0] == "Starting style server…"
+    assert nst_job.describe_event({"type": "queued", "position": 2})[0] == "Queued: 2 job(s) ahead"
+
+
+def test_job_folder_holds_the_pixels_and_the_job(tmp_path):
+    job_dir = nst_job.make_job_dir({"work_dir": str(tmp_path / "work")})
+    content = bytes(range(24))  # 3 x 2 RGBA
+    nst_job.write_job(job_dir, (content, 3, 2), ("encoded", b"PNGDATA"), {"preset": "draft"}, "h:1", False)
+    job = json.loads((tmp_path / "work" / job_dir.rsplit("/", 1)[-1] / nst_job.JOB_FILE).read_text())
+    assert job["content"] == {"file": nst_job.CONTENT_FILE, "width": 3, "height": 2}
+    assert job["style"] == {"file": nst_job.STYLE_ENCODED_FILE, "encoded": True}
+    assert job["server"] == "h:1" and job["auto_start"] is False and job["options"] == {"preset": "draft"}
+    with open(f"{job_dir}/{nst_job.CONTENT_FILE}", "rb") as f:
+        assert f.read() == content
+
+
+def test_pixel_sizes_are_checked(tmp_path):
+    with pytest.raises(PluginError):
+        nst_job.write_job(str(tmp_path), (bytes(10), 3, 2), ("encoded", b""), {}, "", True)
+    (tmp_path / "result.rgba").write_bytes(bytes(12))
+    with pytest.raises(PluginError, match="try again"):
+        nst_job.read_result(str(tmp_path), {"file": "result.rgba", "width": 2, "height": 2})
+    assert nst_job.read_result(str(tmp_path), {"file": "result.rgba", "width": 3, "height": 1}) == (bytes(12), 3, 1)

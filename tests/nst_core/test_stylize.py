@@ -1,0 +1,155 @@
+"""End-to-end engine behaviour with the real original weights on tiny images."""
+import numpy as np
+import pytest
+from PIL import Image
+
+from nst_core import CancelToken, Cancelled, StyleOptions, TargetCache
+from nst_core.images import rgb_to_ycc, to_tensor
+from nst_core.schedule import scale_long_sides, steps_per_scale
+
+TINY = dict(max_size=48, steps=6, coarse_steps=0, multiscale=False)
+
+
+def small(img, side=64):
+    w, h = img.size
+    return img.resize((side, max(1, round(h * side / w))), Image.Resampling.LANCZOS)
+
+
+def run(engine, content, styles, **opts):
+    seen = []
+    result = engine.stylize(content, styles, StyleOptions(**{**TINY, **opts}), progress=seen.append)
+    return result, seen
+
+
+def test_stylization_with_real_weights_lowers_style_loss(engine, cat, starry):
+    result, seen = run(engine, small(cat), [small(starry)], max_size=64, steps=25)
+    first, last = seen[0].losses["style"], seen[-1].losses["style"]
+    assert last < 0.2 * first, (first, last)
+    assert result.image.size == small(cat).size and result.steps == 25
+    changed = np.abs(np.asarray(result.image, float) - np.asarray(small(cat), float)).mean()
+    assert changed > 5  # the picture really changed
+
+
+def test_progress_reports_every_step_with_stage_eta_and_preview(engine, cat, starry):
+    result, seen = run(engine, small(cat), [small(starry)], max_size=64, steps=3, coarse_steps=2,
+                       multiscale=True, min_size=32)
+    assert [(p.stage, p.step) for p in seen] == [(1, 1), (1, 2), (2, 1), (2, 2), (2, 3)]
+    assert all(p.stages == 2 and p.overall_total == 5 for p in seen)
+    assert seen[-1].eta == pytest.approx(0.0, abs=1e-6) and seen[0].eta > 0
+    assert {"content", "style", "tv", "total"} <= set(seen[0].losses)
+    preview = seen[-1].preview()
+    assert preview.size == seen[-1].size and preview.mode == "RGB"
+    assert result.scales == [p.size for p in (seen[0], seen[-1])]
+
+
+def test_cancel_stops_within_one_step(engine, cat, starry):
+    token = CancelToken()
+    seen = []
+
+    def on_progress(p):
+        seen.append(p)
+        if p.overall_step == 2:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        engine.stylize(small(cat), [small(starry)], StyleOptions(**{**TINY, "steps": 50}),
+                       progress=on_progress, cancel=token)
+    assert len(seen) == 2
+
+
+def test_same_seed_same_output_different_seed_differs(engine, cat, starry):
+    a, _ = run(engine, small(cat), [small(starry)], init="noise", seed=7)
+    b, _ = run(engine, small(cat), [small(starry)], init="noise", seed=7)
+    c, _ = run(engine, small(cat), [small(starry)], init="noise", seed=8)
+    assert a.image.tobytes() == b.image.tobytes()
+    assert a.image.tobytes() != c.image.tobytes()
+
+
+def test_multiscale_schedule():
+    assert scale_long_sides(512, 128, True) == [128, 256, 512]
+    assert scale_long_sides(300, 128, True) == [150, 300]
+    assert scale_long_sides(1024, 128, True) == [128, 256, 512, 1024]
+    assert scale_long_sides(512, 128, False) == [512]
+    assert scale_long_sides(100, 128, True) == [100]
+    assert steps_per_scale(3, 20, 40) == [40, 40, 20]
+
+
+def test_multiscale_sizes_keep_aspect_ratio(engine, cat, starry):
+    result, seen = run(engine, small(cat, 90), [small(starry)], max_size=80, steps=1, coarse_steps=1,
+                       multiscale=True, min_size=20)
+    # 20×13 would be too small for relu5_1 (four pools), so the schedule starts at 40×27.
+    assert result.scales == [(40, 27), (80, 53)]
+    assert result.image.size == small(cat, 90).size  # output at the content's size by default
+
+
+def test_working_size_output(engine, cat, starry):
+    result, _ = run(engine, small(cat, 90), [small(starry)], max_size=40, output_size="working")
+    assert result.image.size == (40, 27)
+
+
+def chroma(img):
+    return rgb_to_ycc(to_tensor(img.convert("RGB")))[0, 1:].numpy()
+
+
+def test_luminance_mode_keeps_content_chroma(engine, cat, scream):
+    content = small(cat)
+    result, _ = run(engine, content, [small(scream)], preserve_colors="luminance", steps=10)
+    assert np.abs(chroma(result.image) - chroma(content)).mean() < 1.5
+    plain, _ = run(engine, content, [small(scream)], steps=10)
+    assert np.abs(chroma(plain.image) - chroma(content)).mean() > 4
+
+
+def test_histogram_mode_moves_chroma_towards_content(engine, cat, starry):
+    content, scream = small(cat), starry  # a blue style on an orange cat
+    # From noise, colours come from the style alone: only the matched run should land near the content's.
+    plain, _ = run(engine, content, [small(scream)], steps=15, init="noise")
+    matched, _ = run(engine, content, [small(scream)], preserve_colors="histogram", steps=15, init="noise")
+    d_plain = np.abs(chroma(plain.image).mean((1, 2)) - chroma(content).mean((1, 2))).sum()
+    d_matched = np.abs(chroma(matched.image).mean((1, 2)) - chroma(content).mean((1, 2))).sum()
+    assert d_matched < 0.5 * d_plain, (d_matched, d_plain)
+
+
+def test_multi_style_blend(engine, cat, starry, scream):
+    content = small(cat)
+    only_a, _ = run(engine, content, [small(starry)])
+    weighted, _ = run(engine, content, [(small(starry), 1.0), (small(scream), 0.0)])
+    half, _ = run(engine, content, [(small(starry), 0.5), (small(scream), 0.5)])
+    assert weighted.image.tobytes() == only_a.image.tobytes()
+    assert half.image.tobytes() != only_a.image.tobytes()
+
+
+def test_alpha_is_carried_through_untouched(engine, cat, starry):
+    content = small(cat).convert("RGBA")
+    alpha = Image.linear_gradient("L").resize(content.size)
+    content.putalpha(alpha)
+    result, _ = run(engine, content, [small(starry)], max_size=32)  # forces a rescale of the colour
+    assert result.image.mode == "RGBA" and result.image.size == content.size
+    assert result.image.getchannel("A").tobytes() == alpha.tobytes()
+
+
+def test_grayscale_in_grayscale_out(engine, cat, starry):
+    result, _ = run(engine, small(cat).convert("L"), [small(starry)])
+    assert result.image.mode == "L" and result.image.size == small(cat).size
+
+
+def test_adam_and_avg_pooling_also_lower_style_loss(engine, cat, starry):
+    _, seen = run(engine, small(cat), [small(starry)], optimizer="adam", learning_rate=8.0, steps=20,
+                  pooling="avg", max_size=64)
+    assert seen[-1].losses["style"] < 0.5 * seen[0].losses["style"]
+    assert all(s > 1.0 for s in engine.model.avg_scales().values())
+
+
+def test_repeated_style_hits_the_cache(engine, cat, starry):
+    cache = TargetCache()
+    first, _ = run(engine, small(cat), [small(starry)], steps=1)
+    a = engine.stylize(small(cat), [small(starry)], StyleOptions(**{**TINY, "steps": 1}), style_cache=cache)
+    b = engine.stylize(small(cat), [small(starry)], StyleOptions(**{**TINY, "steps": 1}), style_cache=cache)
+    assert (a.style_cache_hits, b.style_cache_hits) == (0, 1) and len(cache) == 1
+    assert a.image.tobytes() == b.image.tobytes() == first.image.tobytes()
+
+
+def test_init_from_given_image(engine, cat, starry):
+    options = StyleOptions(**{**TINY, "steps": 1, "init": "image", "tv_weight": 0})
+    black = engine.stylize(small(cat), [small(starry)], options, init_image=Image.new("RGB", (10, 10)))
+    from_content, _ = run(engine, small(cat), [small(starry)], steps=1)
+    assert np.asarray(black.image).mean() < np.asarray(from_content.image).mean() - 30

@@ -1,0 +1,99 @@
+"""`nst stylize` through a real server (and --local), overwrite protection, an unreachable server."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from server_helpers import content_image, png_bytes, style_image
+
+SMALL_ARGS = ["--max-size", "32", "--steps", "2"]
+
+
+def _nst(*args, env_extra=None, timeout=300):
+    env = dict(os.environ)
+    env.pop("NST_SERVER", None)
+    env.pop("NST_TOKEN", None)
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "server", *args], capture_output=True, text=True, env=env,
+                          timeout=timeout)
+
+
+@pytest.fixture
+def files(tmp_path):
+    content = tmp_path / "content.png"
+    content.write_bytes(png_bytes(content_image((44, 33))))
+    style = tmp_path / "style.png"
+    style.write_bytes(png_bytes(style_image(41)))
+    return content, style, tmp_path / "out.png"
+
+
+def test_stylize_through_the_server_writes_a_png_with_progress(server, files):
+    content, style, out = files
+    previews = out.parent / "previews"
+    run = _nst("stylize", str(content), str(style), "-o", str(out), "--server", server.address,
+               "--preview-dir", str(previews), *SMALL_ARGS)
+    assert run.returncode == 0, run.stderr
+    image = Image.open(out)
+    assert image.format == "PNG" and image.size == (44, 33)
+    assert "step 2/2" in run.stderr and "ETA" in run.stderr and "stage 1/" in run.stderr
+    assert sorted(p.name for p in previews.iterdir())[0] == "preview-0001.png"
+
+
+def test_server_address_from_the_environment(server, files):
+    content, style, out = files
+    run = _nst("stylize", str(content), str(style), "-o", str(out), *SMALL_ARGS,
+               env_extra={"NST_SERVER": server.address})
+    assert run.returncode == 0, run.stderr
+    assert out.exists()
+
+
+def test_refuses_to_overwrite_without_force(server, files):
+    content, style, out = files
+    out.write_bytes(b"keep me")
+    run = _nst("stylize", str(content), str(style), "-o", str(out), "--server", server.address, *SMALL_ARGS)
+    assert run.returncode == 2 and "--force" in run.stderr
+    assert out.read_bytes() == b"keep me"
+    run = _nst("stylize", str(content), str(style), "-o", str(out), "--server", server.address, "--force",
+               *SMALL_ARGS)
+    assert run.returncode == 0, run.stderr
+    assert Image.open(out).size == (44, 33)
+
+
+def test_unreachable_server_names_the_command_that_starts_one(files):
+    content, style, out = files
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    run = _nst("stylize", str(content), str(style), "-o", str(out), "--server", f"127.0.0.1:{port}", *SMALL_ARGS)
+    assert run.returncode == 1
+    assert "nst serve" in run.stderr and "Traceback" not in run.stderr
+    assert not out.exists()
+
+
+def test_server_error_is_a_message_not_a_traceback(server, files, tmp_path):
+    content, _, out = files
+    bad_style = tmp_path / "bad.png"
+    bad_style.write_bytes(b"this is no image")
+    run = _nst("stylize", str(content), str(bad_style), "-o", str(out), "--server", server.address, *SMALL_ARGS)
+    assert run.returncode == 1
+    assert "styles[0]" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_local_runs_the_engine_in_process(files):
+    content, style, out = files
+    run = _nst("stylize", str(content), str(style), "-o", str(out), "--local", *SMALL_ARGS)
+    assert run.returncode == 0, run.stderr
+    assert Image.open(out).size == (44, 33)
+    assert "step 2/2" in run.stderr
+
+
+def test_install_gimp_plugin_forwards_its_arguments():
+    installer = pytest.importorskip("gimp_plugin.installer")  # written with the GIMP plug-in
+    run = _nst("install-gimp-plugin", "--help", timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert "--gimp-dir" in run.stdout + run.stderr, installer.__file__

@@ -1,0 +1,181 @@
+"""Health, shutdown, auth, reflection, binding, and the `python -m server serve` process."""
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import subprocess
+import sys
+import threading
+
+import grpc
+import pytest
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+
+from server.client import ClientError, Progress, Result, Started, StyleClient
+from server.service import ServerStartError, start_server
+from server_helpers import SMALL, content_image, encoded, style_image, wait_for
+
+
+def test_health_is_not_serving_until_the_model_is_ready(engine):
+    gate = threading.Event()
+
+    def slow_load():
+        gate.wait(30)  # stands for the seconds a real weights load takes
+        return engine
+
+    handle = start_server(engine=slow_load, address="127.0.0.1:0", wait=False)
+    try:
+        with StyleClient(handle.address) as c:
+            assert c.health() == "NOT_SERVING"
+            with pytest.raises(ClientError) as caught:
+                list(c.stylize(encoded(content_image()), [encoded(style_image(31))], options=SMALL))
+            assert caught.value.code == "UNAVAILABLE" and "loading" in caught.value.message
+            gate.set()
+            assert c.wait_ready(30) is True
+            assert c.health() == "SERVING"
+    finally:
+        handle.stop(0)
+
+
+def test_shutdown_goes_not_serving_and_cancels_the_running_job_within_grace(engine):
+    handle = start_server(engine=engine, address="127.0.0.1:0", warmup=False)
+    with StyleClient(handle.address) as c:
+        stream = c.stylize(encoded(content_image()), [encoded(style_image(32))], options=dict(SMALL, steps=200))
+        job_id = next(e for e in stream if isinstance(e, Started)).job_id
+        next(e for e in stream if isinstance(e, Progress))
+        stopper = threading.Thread(target=handle.stop, kwargs={"grace": 0.5})
+        stopper.start()
+        assert wait_for(lambda: c.health() == "NOT_SERVING", timeout=10)
+        with pytest.raises(ClientError) as caught:
+            list(stream)
+        assert caught.value.code == "UNAVAILABLE" and "shutting down" in caught.value.message
+        stopper.join(30)
+        assert not stopper.is_alive()
+        assert handle.manager.get(job_id).steps_done < 200
+
+
+def test_token_required_for_everything_but_health(engine):
+    handle = start_server(engine=engine, address="127.0.0.1:0", token="s3cret", warmup=False)
+    try:
+        with StyleClient(handle.address, token="") as anonymous, \
+                StyleClient(handle.address, token="wrong") as wrong, \
+                StyleClient(handle.address, token="s3cret") as right:
+            assert anonymous.health() == "SERVING"
+            for c in (anonymous, wrong):
+                with pytest.raises(ClientError) as caught:
+                    c.describe()
+                assert caught.value.code == "UNAUTHENTICATED" and "token" in caught.value.message
+                with pytest.raises(ClientError) as caught:
+                    list(c.stylize(encoded(content_image()), [encoded(style_image(33))], options=SMALL))
+                assert caught.value.code == "UNAUTHENTICATED"
+            assert right.describe()["auth_required"] is True
+            events = list(right.stylize(encoded(content_image()), [encoded(style_image(33))], options=SMALL))
+            assert any(isinstance(e, Result) for e in events)
+    finally:
+        handle.stop(0)
+
+
+def test_reflection_lists_and_describes_the_services(server):
+    with grpc.insecure_channel(server.address) as channel:
+        db = ProtoReflectionDescriptorDatabase(channel)
+        services = set(db.get_services())
+        assert {"nst.v1.StyleService", "grpc.health.v1.Health"} <= services
+        file = db.FindFileContainingSymbol("nst.v1.StyleService")
+        assert file.package == "nst.v1"
+        assert [m.name for m in file.service[0].method] == ["Stylize", "CancelJob", "GetJob", "Describe"]
+
+
+def test_refuses_an_address_already_in_use(server):
+    with pytest.raises(ServerStartError) as caught:
+        start_server(engine=server.engine, address=server.address, warmup=False)
+    assert server.address in str(caught.value)
+    with StyleClient(server.address) as c:
+        assert c.health() == "SERVING"  # the first server is unharmed
+
+
+def test_unix_socket_address(engine, tmp_path):
+    address = f"unix:{tmp_path}/nst.sock"
+    handle = start_server(engine=engine, address=address, warmup=False)
+    try:
+        assert handle.address == address
+        with StyleClient(address) as c:
+            events = list(c.stylize(encoded(content_image()), [encoded(style_image(34))], options=SMALL))
+            assert any(isinstance(e, Result) for e in events)
+    finally:
+        handle.stop(0)
+
+
+def _spawn_server(*args):
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.pop("NST_TOKEN", None)
+    return subprocess.Popen([sys.executable, "-m", "server", "serve", *args], stderr=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, text=True, env=env)
+
+
+def _read_listening_line(process, timeout=120):
+    lines = []
+    timer = threading.Timer(timeout, process.kill)
+    timer.start()
+    try:
+        for line in process.stderr:
+            lines.append(line)
+            if line.startswith("listening on "):
+                return line.split("listening on ", 1)[1].strip(), lines
+    finally:
+        timer.cancel()
+    raise AssertionError("server never said it was listening:\n" + "".join(lines))
+
+
+def test_server_process_serves_then_exits_0_on_sigterm():
+    process = _spawn_server("--address", "127.0.0.1:0", "--grace", "1")
+    try:
+        address, _ = _read_listening_line(process)
+        host, port = address.rsplit(":", 1)
+        assert host == "127.0.0.1" and int(port) > 0
+        with StyleClient(address) as c:
+            assert c.health() == "SERVING"  # SERVING by the time the line is printed
+            assert c.describe()["weights"]["source"] == "original"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_server_process_refuses_a_taken_address(server):
+    process = _spawn_server("--address", server.address)
+    try:
+        assert process.wait(120) != 0
+        assert "cannot listen on" in process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_out_of_memory_is_resource_exhausted_and_the_next_job_runs():
+    # A real allocation failure: the server process gets an address-space limit ~768 MiB above its
+    # loaded size, then a 2048 px job needs a single 1 GiB activation.
+    process = _spawn_server("--address", "127.0.0.1:0", "--queue-size", "1")
+    try:
+        address, _ = _read_listening_line(process)
+        threading.Thread(target=process.stderr.read, daemon=True).start()  # keep its log pipe drained
+        with open(f"/proc/{process.pid}/status") as status:
+            vm_bytes = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
+        resource.prlimit(process.pid, resource.RLIMIT_AS, (vm_bytes + 768 * 2**20, resource.RLIM_INFINITY))
+        with StyleClient(address) as c:
+            with pytest.raises(ClientError) as caught:
+                list(c.stylize(encoded(content_image((2048, 2048))), [encoded(style_image(35, (64, 64)))],
+                               options={"max_size": 2048, "steps": 1, "multiscale": False}))
+            assert caught.value.code == "RESOURCE_EXHAUSTED" and "memory" in caught.value.message
+            assert c.health() == "SERVING"
+            events = list(c.stylize(encoded(content_image()), [encoded(style_image(36))], options=SMALL))
+            assert any(isinstance(e, Result) for e in events)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
