@@ -24,5 +24,10 @@ fi
 extras=server
 [ "${NST_DEV:-0}" = 1 ] && extras=server,dev
 echo "setup: installing the project into .venv ([$extras]; the first time downloads PyTorch, ~2 GB+)" >&2
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$extras]"
+# Some machines' pip configuration names local mirror folders that do not exist; hide that noise only.
+quiet_pip() {
+    .venv/bin/python -m pip --disable-pip-version-check "$@" 2>&1 | { grep -v "^WARNING: Location 'file:" || true; }
+    return "${PIPESTATUS[0]}"
+}
+quiet_pip install --quiet --upgrade pip >/dev/null
+quiet_pip install --quiet -e ".[$extras]"
