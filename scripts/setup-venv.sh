@@ -29,5 +29,4 @@ quiet_pip() {
     .venv/bin/python -m pip --disable-pip-version-check "$@" 2>&1 | { grep -v "^WARNING: Location 'file:" || true; }
     return "${PIPESTATUS[0]}"
 }
-quiet_pip install --quiet --upgrade pip >/dev/null
 quiet_pip install --quiet -e ".[$extras]"
