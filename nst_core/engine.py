@@ -286,8 +286,8 @@ class _Job:
     def _report(self, stage, step, steps, size, image) -> None:
         rate = self.step_seconds / max(1, self.pixel_steps_done)
         eta = (self.pixel_steps_total - self.pixel_steps_done) * rate
-        snapshot = image.detach()
-        preview: Callable[[], Image.Image] = lambda: self._to_image(snapshot.clone(), full_size=False)
+        snapshot = image.detach().clone()  # L-BFGS updates the parameter in place; a few MB per step
+        preview: Callable[[], Image.Image] = lambda: self._to_image(snapshot, full_size=False)
         self.progress_cb(Progress(
             stage=stage, stages=len(self.sizes), step=step, total=steps, overall_step=self.overall_step,
             overall_total=sum(self.steps), losses=dict(self.losses), elapsed=time.perf_counter() - self.start,

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models import vgg19
 
+from .errors import WeightsUnavailable
 from .layers import LAYER_INDEX, LAYER_NAMES
 
 
@@ -28,9 +29,12 @@ class VGGFeatures(nn.Module):
                 features[i] = nn.ReLU(inplace=False)  # keep conv outputs intact when they are targets
         missing = [k for k in features.state_dict() if f"features.{k}" not in state_dict]
         if missing:
-            raise ValueError(f"weights lack {len(missing)} VGG19 tensors, e.g. features.{missing[0]}")
-        features.load_state_dict({k[len("features."):]: v for k, v in state_dict.items()
-                                  if k.startswith("features.")}, strict=True)
+            raise WeightsUnavailable(f"the weights lack {len(missing)} VGG19 tensors, e.g. features.{missing[0]}")
+        try:
+            features.load_state_dict({k[len("features."):]: v for k, v in state_dict.items()
+                                      if k.startswith("features.")}, strict=True)
+        except RuntimeError as exc:  # wrong shapes or extra tensors: not a VGG19 feature stack
+            raise WeightsUnavailable(f"the weights do not fit VGG19's layers: {exc}") from exc
         self.layers = features.requires_grad_(False).eval()
         self._avg_scales: Optional[dict[int, float]] = None
 

@@ -120,8 +120,9 @@ def build(request: style_pb2.StylizeRequest, max_pixels: int) -> JobInput:
 
 def _check_working_size(content: Image.Image, max_size: int, max_pixels: int) -> None:
     # max_size sets the optimized long side; a huge one would allocate far past the pixel limit.
+    # The engine never upscales, so a max_size beyond the image costs no more than the image itself.
     w, h = content.size
-    scale = max_size / max(w, h)
+    scale = min(max_size, max(w, h)) / max(w, h)
     if w * h * scale * scale > max_pixels:
         raise InvalidInput("max_size", f"{max_size} px on the long side of a {w}x{h} content exceeds the "
                                        f"server's limit of {max_pixels} pixels")

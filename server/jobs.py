@@ -270,12 +270,17 @@ class JobManager:
             return
         finally:
             del job_input  # free the decoded images before the result is streamed
-        job.push(payload)
         hits = int(getattr(result, "style_cache_hits", 0))
-        job.push(style_pb2.StylizeResponse(finished=style_pb2.JobFinished(
+        finished = style_pb2.StylizeResponse(finished=style_pb2.JobFinished(
             wall_time_seconds=result.wall_time, steps=result.steps, cache_hit=hits > 0, style_cache_hits=hits,
-            queue_seconds=job.started - job.submitted, losses=result.losses)))
-        self._end(job, JobState.SUCCEEDED, None)
+            queue_seconds=job.started - job.submitted, losses=result.losses))
+        with self._cond:  # atomic with cancel(): once it has answered True the job must end CANCELLED
+            if job.token.cancelled:  # cancelled after the engine's last step check or during encoding
+                self._finish(job, JobState.CANCELLED, JobError(job.cancel_code, f"job {job.cancel_reason}"))
+                return
+            job.push(payload)
+            job.push(finished)
+            self._finish(job, JobState.SUCCEEDED, None)
 
     def _end(self, job: Job, state: JobState, error: Optional[JobError]) -> None:
         with self._cond:

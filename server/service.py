@@ -11,7 +11,9 @@ from __future__ import annotations
 import gc
 import hmac
 import logging
+import os
 import queue
+import socket
 import threading
 from concurrent import futures
 from typing import Callable, Optional, Union
@@ -35,7 +37,10 @@ log = logging.getLogger("nst.server")
 
 SERVICE_NAME = style_pb2.DESCRIPTOR.services_by_name["StyleService"].full_name
 _HEALTH_PREFIX = "/grpc.health.v1.Health/"
-_SPARE_THREADS = 8  # for unary calls (cancel, describe, health) while every job slot holds a stream
+# Handlers of finished jobs may still stream big results to slow clients, so the pool has ample room beyond
+# the job slots for new calls (cancel, describe, health, a prompt "queue full"); past max_concurrent_rpcs
+# gRPC answers RESOURCE_EXHAUSTED at once instead of parking calls in its backlog.
+_SPARE_THREADS = 32
 
 
 class ServerStartError(RuntimeError):
@@ -69,15 +74,20 @@ class StyleServicer(style_pb2_grpc.StyleServiceServicer):
             log.exception("could not accept a job")
             _abort(context, grpc.StatusCode.INTERNAL, "internal error while reading the request; see the server log")
         # Fires when the call ends for any reason; after a normal end the job is over and this is a no-op.
-        context.add_callback(lambda: manager.cancel(job.id, "cancelled: the client went away"))
-        yield from self._stream(job, context)
+        def went_away() -> None:
+            manager.cancel(job.id, "cancelled: the client went away")
 
-    def _stream(self, job, context):
+        if not context.add_callback(went_away):  # the call already ended (e.g. while the request was decoded)
+            went_away()
+        yield from self._stream(job, context, went_away)
+
+    def _stream(self, job, context, went_away):
         while True:
             try:
                 item = job.events.get(timeout=1.0)
             except queue.Empty:  # nothing new: stop if the client is gone
                 if not context.is_active():
+                    went_away()  # no-op if the callback already ran; never leave the job running for no one
                     return
                 continue
             if isinstance(item, JobEnd):
@@ -236,7 +246,27 @@ def _warm_up(engine) -> None:
     engine.warm_up()
 
 
+def _claim_unix_path(address: str) -> None:
+    # gRPC unlinks an existing socket file and binds anyway, which would silently take a live server's socket.
+    path = address[len("unix:"):]
+    if path.startswith("//"):  # unix:///abs/path
+        path = path[2:]
+    if not os.path.exists(path):
+        return
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+    except OSError:  # stale: nobody listens there any more
+        os.unlink(path)
+        return
+    finally:
+        probe.close()
+    raise ServerStartError(f"cannot listen on {address}: a server is already listening there")
+
+
 def _bind(server: grpc.Server, address: str) -> str:
+    if address.startswith("unix:"):
+        _claim_unix_path(address)
     try:
         port = server.add_insecure_port(address)
     except RuntimeError as exc:
@@ -264,9 +294,11 @@ def start_server(engine: EngineSource = None, *, address: str = "127.0.0.1:0", w
     state = _ServerState(token=token, queue_size=queue_size, max_pixels=max_pixels,
                          cache=TargetCache(max_bytes=cache_mb * 1024 * 1024))
     limit = max_request_bytes(max_pixels)
+    workers = queue_size + 1 + _SPARE_THREADS
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=queue_size + 1 + _SPARE_THREADS, thread_name_prefix="nst-rpc"),
+        futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nst-rpc"),
         interceptors=[_TokenAuth(token)] if token else [],
+        maximum_concurrent_rpcs=workers,
         options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", limit),
                  ("grpc.max_send_message_length", limit)],
     )

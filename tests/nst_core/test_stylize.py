@@ -39,6 +39,7 @@ def test_progress_reports_every_step_with_stage_eta_and_preview(engine, cat, sta
     assert {"content", "style", "tv", "total"} <= set(seen[0].losses)
     preview = seen[-1].preview()
     assert preview.size == seen[-1].size and preview.mode == "RGB"
+    assert seen[0].preview().tobytes() != preview.tobytes()  # each report keeps its own snapshot
     assert result.scales == [p.size for p in (seen[0], seen[-1])]
 
 

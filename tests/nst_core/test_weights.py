@@ -93,3 +93,15 @@ def test_mixing_a_source_with_the_wrong_preprocessing_is_refused():
 def test_missing_local_file_is_weights_unavailable(tmp_path):
     with pytest.raises(WeightsUnavailable, match="does not exist"):
         weights_mod.load_weights(str(tmp_path / "nope.pth"), preprocessing="torch")
+
+
+def test_local_file_that_is_not_vgg19_is_weights_unavailable(tmp_path):
+    path = tmp_path / "other.pth"
+    torch.save({"features.0.weight": torch.zeros(8, 3, 3, 3), "features.0.bias": torch.zeros(8)}, path)
+    with pytest.raises(WeightsUnavailable, match="lack"):
+        Engine(weights=str(path), preprocessing="torch", device="cpu")
+    state, _ = weights_mod.load_original()
+    state["features.0.weight"] = torch.zeros(64, 3, 5, 5)  # right names, wrong shape
+    torch.save(state, path)
+    with pytest.raises(WeightsUnavailable, match="do not fit"):
+        Engine(weights=str(path), preprocessing="caffe", device="cpu")
