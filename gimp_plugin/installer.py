@@ -74,7 +74,8 @@ def install(gimp_dir: str, python: str, server: str | None, flatpak: bool = Fals
     if pythonpath:
         config["pythonpath"] = pythonpath
     if flatpak:
-        # The sandbox cannot run the host's Python directly, and its /tmp is private.
+        # The sandbox cannot run the host's Python directly, and its /tmp is private. flatpak-spawn does not
+        # pass the environment on: the plug-in adds --env=… for what the helper needs (nst_job.helper_command).
         config["python"] = ["flatpak-spawn", "--host"] + config["python"]
         config["work_dir"] = os.path.join(os.path.expanduser("~"), ".cache", "nst-gimp")
     with open(os.path.join(target, CONFIG_FILE), "w", encoding="utf-8") as f:

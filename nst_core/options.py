@@ -42,6 +42,7 @@ PRESETS: dict[str, Preset] = {
                    tv_weight=100.0),
 }
 DEFAULT_PRESET = "balanced"
+MAX_STYLE_SCALE = 4.0  # bounds the style image's memory to 16× the content's working size
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,8 @@ def resolve(options: StyleOptions, n_styles: int) -> ResolvedOptions:
     for name in ("content_weight", "style_weight", "tv_weight"):
         _check_number(name, values[name])
     _check_number("style_scale", values["style_scale"], positive=True)
+    if values["style_scale"] > MAX_STYLE_SCALE:  # the style image is resized to scale × working size
+        raise InvalidInput("style_scale", f"must be at most {MAX_STYLE_SCALE:g}, got {values['style_scale']!r}")
     _check_number("style_strength", values["style_strength"])
     _check_number("learning_rate", values["learning_rate"], positive=True)
     _check_number("seed", values["seed"], integer=True)

@@ -121,6 +121,14 @@ class Bridge:
     def _ensure_server(self, address: str, auto_start: bool) -> None:
         if self.client.wait_ready(PROBE_TIMEOUT):
             return
+        if answers(self.client):
+            # Up but still loading (just started by the user, or by our previous run): another
+            # `nst serve` could not even listen there. Wait for this one instead.
+            def tick():
+                self.emit(type="status", text="Waiting for the style server to load…")
+            tick()
+            wait_serving(address, self.client, tick)
+            return
         if not auto_start or not is_local(address):
             why = "auto-start is off" if not auto_start else "it is not a local address"
             raise BridgeError("UNAVAILABLE",
@@ -176,6 +184,15 @@ def server_log_path(address: str) -> str:
     return os.path.join(tempfile.gettempdir(), f"nst-server-{safe}.log")
 
 
+def answers(client: StyleClient) -> bool:
+    """Whether a server answers at all (health in any state, e.g. NOT_SERVING while it loads)."""
+    try:
+        client.health(timeout=PROBE_TIMEOUT)
+        return True
+    except ClientError:
+        return False
+
+
 def start_server(address: str, client: StyleClient, tick) -> None:
     """Start `python -m server serve` detached (it outlives us, for the next call) and wait for SERVING."""
     log_path = server_log_path(address)
@@ -183,18 +200,27 @@ def start_server(address: str, client: StyleClient, tick) -> None:
         kwargs = {"start_new_session": True} if os.name == "posix" else {"creationflags": 0x00000208}
         process = subprocess.Popen([sys.executable, "-m", "server", "serve", "--address", address],
                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, close_fds=True, **kwargs)
+    wait_serving(address, client, tick, process, log_path)
+
+
+def wait_serving(address: str, client: StyleClient, tick, process=None, log_path: str | None = None) -> None:
+    """Wait up to SERVER_START_TIMEOUT for SERVING; ``process``, if given, is the server we spawned."""
     deadline = time.monotonic() + SERVER_START_TIMEOUT
     while time.monotonic() < deadline:
         if client.wait_ready(1.0):
             return
-        if process.poll() is not None:
+        if process is not None and process.poll() is not None:
+            if answers(client):
+                process = None  # another start (the user's, or a second filter run) won the address: wait for it
+                continue
             raise BridgeError("UNAVAILABLE",
                               f"The style server could not start (exit code {process.returncode}):\n"
                               f"{_tail(log_path)}\nFix the cause above, or start it yourself with "
                               f"`nst serve --address {address}`; full log: {log_path}")
         tick()
-    raise BridgeError("UNAVAILABLE", f"The style server did not become ready within {SERVER_START_TIMEOUT:.0f} s; "
-                                     f"see {log_path}, or start it yourself with `nst serve --address {address}`.")
+    raise BridgeError("UNAVAILABLE", f"The style server at {address} did not become ready within "
+                                     f"{SERVER_START_TIMEOUT:.0f} s; see the server's log ({server_log_path(address)} "
+                                     f"if the plug-in started it), or restart it with `nst serve --address {address}`.")
 
 
 def _tail(path: str, lines: int = 8) -> str:

@@ -7,6 +7,7 @@ Imports only GObject introspection and the standard library.
 """
 import os
 import sys
+import traceback
 
 import gi
 
@@ -167,14 +168,16 @@ def stylize(image, drawables, config):
     content = read_pixels(source, bx, by, bw, bh)
     server = config.get_property("server") or plugin_config.get("server") or ""
     Gimp.progress_init("Neural style transfer")
-    result = nst_job.run_job(plugin_config, (content, bw, bh), style, options, server,
-                             config.get_property("auto-start"), show_progress)
-    image.undo_group_start()
     try:
-        add_result_layer(image, source, result, (bx, by, bw, bh), content, name)
+        result = nst_job.run_job(plugin_config, (content, bw, bh), style, options, server,
+                                 config.get_property("auto-start"), show_progress)
+        image.undo_group_start()
+        try:
+            add_result_layer(image, source, result, (bx, by, bw, bh), content, name)
+        finally:
+            image.undo_group_end()  # even on failure: an open group would swallow the user's next edits
     finally:
-        image.undo_group_end()
-    Gimp.progress_end()
+        Gimp.progress_end()  # a failed run must not leave the progress bar busy
     Gimp.displays_flush()
 
 
@@ -190,9 +193,18 @@ def run(procedure, run_mode, image, drawables, config, data):
     try:
         stylize(image, drawables, config)
     except PluginError as exc:
-        # GIMP shows this text to an interactive user; scripts get it with the error status.
-        return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, GLib.Error(str(exc)))
-    return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
+        message = str(exc)
+    except OSError as exc:  # the job folder or its files: usually a full disk or an unwritable folder
+        message = (f"Neural Style Transfer could not write or read its temporary files ({exc}). Check the free "
+                   "disk space and that the temporary folder is writable, then run the filter again.")
+    except Exception as exc:  # GLib.Error from a layer operation, or a bug: still a message, never a traceback
+        traceback.print_exc()  # the details for a report, in GIMP's terminal
+        message = (f"Neural Style Transfer failed: {type(exc).__name__}: {exc}. Run the filter again; if it "
+                   "repeats, report the problem with this message and GIMP's terminal output.")
+    else:
+        return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
+    # GIMP shows this text to an interactive user; scripts get it with the error status.
+    return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, GLib.Error(message))
 
 
 def choice(*names):

@@ -186,13 +186,7 @@ class Bridge:
     """The child process that talks to the server. Its stdin stays open until ``close``."""
 
     def __init__(self, config, job_dir):
-        env = dict(os.environ)
-        if config.get("pythonpath"):
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [config["pythonpath"], env.get("PYTHONPATH")]))
-        env["PYTHONUNBUFFERED"] = "1"
-        # GIMP's own Python settings must not leak into the project's interpreter.
-        env.pop("PYTHONHOME", None)
-        argv = list(config["python"]) + ["-m", "server.plugin_bridge", job_dir]
+        argv, env = helper_command(config, job_dir)
         self._stderr = tempfile.TemporaryFile()  # unlinked at once: nothing left behind if we are killed
         try:
             self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -230,6 +224,24 @@ class Bridge:
         tail = self._stderr.read()[-2000:].decode("utf-8", "replace").strip()
         self._stderr.close()
         return tail
+
+
+def helper_command(config, job_dir, environ=None):
+    """(argv, env) that start the bridge on ``job_dir`` with the installer's interpreter."""
+    env = dict(os.environ if environ is None else environ)
+    if config.get("pythonpath"):
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [config["pythonpath"], env.get("PYTHONPATH")]))
+    env["PYTHONUNBUFFERED"] = "1"
+    # GIMP's own Python settings must not leak into the project's interpreter.
+    env.pop("PYTHONHOME", None)
+    argv = list(config["python"]) + ["-m", "server.plugin_bridge", job_dir]
+    if os.path.basename(argv[0]) == "flatpak-spawn":
+        # `flatpak-spawn --host` runs the host's Python in the host session's environment, not ours: hand
+        # over what the helper needs. Only the project's path: the sandbox's PYTHONPATH means nothing there.
+        wanted = {"PYTHONPATH": config.get("pythonpath"), "PYTHONUNBUFFERED": "1",
+                  "NST_TOKEN": env.get("NST_TOKEN"), "NST_SERVER": env.get("NST_SERVER")}
+        argv[1:1] = [f"--env={name}={value}" for name, value in wanted.items() if value]
+    return argv, env
 
 
 def _no_console_window():

@@ -10,11 +10,11 @@ if REPO not in sys.path:
 
 
 @pytest.fixture(scope="session")
-def style_server():
-    """A real server on a free local port (VGG19 loaded once for the session); yields its address."""
+def style_server(engine):
+    """A real server on a free local port around the session's real engine; yields its address."""
     from server.service import start_server
 
-    handle = start_server(address="127.0.0.1:0")
+    handle = start_server(engine=engine, address="127.0.0.1:0")
     yield handle.address
     handle.stop(0)
 

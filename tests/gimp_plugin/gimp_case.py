@@ -4,9 +4,11 @@ Reads the case from $NST_CASE (JSON), builds a small image, calls plug-in-neural
 non-interactively and writes what the test asserts on to the case's "report" path (JSON).
 
 Image (RGB 8-bit, or with "gray" grayscale 16-bit): background 64x56 (opaque), the source layer 48x40 RGBA at offsets (8, 6) with an alpha pattern,
-and a "top" layer above it; optionally a rectangular selection.
+and a "top" layer above it; optionally a rectangular selection, and a temporary change to the plug-in's
+config ("plugin_config").
 """
 import base64
+import contextlib
 import json
 import os
 
@@ -74,6 +76,23 @@ def style_layer(opened):
     return layer
 
 
+@contextlib.contextmanager
+def plugin_config(change):
+    """Temporarily merge change["set"] into the installed plug-in's config at change["path"]."""
+    if not change:
+        yield
+        return
+    with open(change["path"]) as f:
+        saved = f.read()
+    with open(change["path"], "w") as f:
+        json.dump({**json.loads(saved), **change["set"]}, f)
+    try:
+        yield
+    finally:
+        with open(change["path"], "w") as f:
+            f.write(saved)
+
+
 def run_case(case, opened):
     image, source = build_image(case.get("gray", False))
     opened.append(image)
@@ -94,7 +113,9 @@ def run_case(case, opened):
         config.set_property("style-drawable", style_layer(opened))
     for name, value in case.get("arguments", {}).items():
         config.set_property(name, value)
-    result = procedure.run(config)
+    image.clean_all()  # so "dirty" afterwards means the plug-in pushed an undo step
+    with plugin_config(case.get("plugin_config")):
+        result = procedure.run(config)
     status = result.index(0)
     report = {
         "status": status.value_nick if hasattr(status, "value_nick") else str(status),
@@ -102,6 +123,9 @@ def run_case(case, opened):
         "layers": [layer.get_name() for layer in image.get_layers()],
         "source_unchanged": pixels(source) == before,
         "source": base64.b64encode(before).decode(),
+        # GIMP 3.0 has no API to undo a step or read the undo stack (only group start/end, enable/disable,
+        # freeze/thaw, is-enabled, is-dirty, clean-all): "dirty" and "not frozen" are what a script can see.
+        "dirty": image.is_dirty(),
         "undo_enabled": image.undo_is_enabled(),
     }
     added = [layer for layer in image.get_layers() if layer.get_name() not in ("background", "source", "top")]

@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from gimp_plugin.neural_style_transfer import nst_job
 from server.client import StyleClient
 from server import plugin_bridge
+from server.service import start_server
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HELPER_CONFIG = {"python": [sys.executable], "pythonpath": REPO}
@@ -116,6 +118,35 @@ def test_auto_start_launches_a_server_that_stays_up(style_png, tmp_path):
     finally:
         stop_server_at(address)
         os.remove(plugin_bridge.server_log_path(address))
+
+
+def test_a_server_still_loading_is_waited_for_not_started_again(engine, style_png, tmp_path):
+    loaded = threading.Event()
+
+    def slow_load():
+        loaded.wait(60)  # stands for the 5-60 s of a cold weights load
+        return engine
+
+    handle = start_server(engine=slow_load, address=free_address(), warmup=False, wait=False)
+    events = []
+
+    def on_event(event):
+        events.append(event)
+        if event == {"type": "status", "text": "Waiting for the style server to load…"}:
+            loaded.set()  # finish loading only once the bridge has seen NOT_SERVING
+
+    try:
+        data, width, height = nst_job.run_job(
+            dict(HELPER_CONFIG, work_dir=str(tmp_path)), (gradient(16), 16, 16),
+            ("encoded", style_png.read_bytes()), nst_job.server_options("draft", 16, 2, 1.0, "none", 0),
+            handle.address, True, on_event)
+    finally:
+        loaded.set()
+        handle.stop(0)
+    assert (width, height) == (16, 16) and events[-1]["type"] == "result"
+    # No second `nst serve`: it could not listen on the address and would have failed the job.
+    assert {"type": "status", "text": "Starting style server…"} not in events
+    assert not os.path.exists(plugin_bridge.server_log_path(handle.address))
 
 
 def stop_server_at(address):

@@ -1,6 +1,7 @@
 """The plug-in's GIMP-free logic: config, argument checks, progress text, job files."""
 import json
 import math
+import os
 
 import pytest
 
@@ -81,3 +82,23 @@ def test_pixel_sizes_are_checked(tmp_path):
     with pytest.raises(PluginError, match="try again"):
         nst_job.read_result(str(tmp_path), {"file": "result.rgba", "width": 2, "height": 2})
     assert nst_job.read_result(str(tmp_path), {"file": "result.rgba", "width": 3, "height": 1}) == (bytes(12), 3, 1)
+
+
+def test_helper_command_sets_the_environment():
+    argv, env = nst_job.helper_command({"python": ["/venv/bin/python"], "pythonpath": "/src"}, "/jobs/1",
+                                       {"PYTHONPATH": "/gimp/lib", "PYTHONHOME": "/gimp", "NST_TOKEN": "t"})
+    assert argv == ["/venv/bin/python", "-m", "server.plugin_bridge", "/jobs/1"]
+    assert env["PYTHONPATH"].split(os.pathsep) == ["/src", "/gimp/lib"] and "PYTHONHOME" not in env
+    assert env["PYTHONUNBUFFERED"] == "1" and env["NST_TOKEN"] == "t"
+
+
+def test_flatpak_spawn_gets_the_environment_as_arguments():
+    # flatpak-spawn --host does not pass our environment to the host's Python.
+    config = {"python": ["flatpak-spawn", "--host", "/usr/bin/python3"], "pythonpath": "/home/ada/src"}
+    argv, _ = nst_job.helper_command(config, "/jobs/1", {"PYTHONPATH": "/app/lib/python3", "NST_TOKEN": "s3cret"})
+    assert argv[0] == "flatpak-spawn" and argv[-4:] == ["/usr/bin/python3", "-m", "server.plugin_bridge", "/jobs/1"]
+    options = argv[1:-4]
+    assert set(options) == {"--host", "--env=PYTHONPATH=/home/ada/src", "--env=PYTHONUNBUFFERED=1",
+                            "--env=NST_TOKEN=s3cret"}  # only the project's path, not the sandbox's
+    argv, _ = nst_job.helper_command({"python": ["flatpak-spawn", "--host", "python3"]}, "/j", {})
+    assert argv[:3] == ["flatpak-spawn", "--env=PYTHONUNBUFFERED=1", "--host"]

@@ -19,6 +19,7 @@ BAD_OPTIONS = [
     ("tv_weight", dict(tv_weight=float("inf"))),
     ("style_strength", dict(style_strength=-0.5)),
     ("style_scale", dict(style_scale=0)),
+    ("style_scale", dict(style_scale=10.0)),
     ("style_layer_weights", dict(style_layer_weights=(1.0, 2.0))),
     ("style_layer_weights", dict(style_layer_weights=(1.0, -1.0, 1.0, 1.0, 1.0))),
     ("style_blend", dict(style_blend=(1.0, 1.0))),

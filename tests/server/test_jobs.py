@@ -100,3 +100,34 @@ def test_cancel_a_queued_job_by_id(tight_server):
         assert tight_server.manager.get(queued.job_id).steps_done == 0  # never started
         assert c.job_state(running_id) == "running"
         c.cancel(running_id)
+
+
+def test_cancel_after_the_last_step_check_still_ends_cancelled():
+    # The engine returns normally although the job was cancelled after its last step check: CancelJob said
+    # True, so the job must end CANCELLED with no result (a stand-in engine makes the timing exact).
+    from types import SimpleNamespace
+
+    from nst_core.options import StyleOptions
+    from server.job_input import JobInput
+    from server.jobs import JobEnd, JobManager, ResultPayload
+
+    class LateCancelEngine:
+        def stylize(self, content, styles, options, **kwargs):
+            assert manager.cancel(manager.running().id)
+            return SimpleNamespace(image=content, wall_time=0.0, steps=1, losses={}, style_cache_hits=0)
+
+    manager = JobManager(LateCancelEngine(), queue_size=1)
+    try:
+        job = manager.submit(JobInput(content=content_image(), styles=[style_image(29)], options=StyleOptions(),
+                                      init_image=None, preview=False, preview_interval=1.0, preview_size=64,
+                                      output_format="png"))
+        assert wait_for(lambda: job.state.ended)
+        assert job.state is JobState.CANCELLED
+        events = []
+        while not job.events.empty():
+            events.append(job.events.get())
+        assert isinstance(events[-1], JobEnd) and events[-1].error.code.name == "CANCELLED"
+        assert not any(isinstance(e, ResultPayload) for e in events)
+        assert not any(hasattr(e, "WhichOneof") and e.WhichOneof("event") == "finished" for e in events)
+    finally:
+        manager.shutdown(0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import resource
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -102,6 +103,31 @@ def test_unix_socket_address(engine, tmp_path):
         with StyleClient(address) as c:
             events = list(c.stylize(encoded(content_image()), [encoded(style_image(34))], options=SMALL))
             assert any(isinstance(e, Result) for e in events)
+    finally:
+        handle.stop(0)
+
+
+def test_unix_socket_of_a_live_server_is_refused_and_a_stale_one_reused(engine, tmp_path):
+    path = tmp_path / "nst.sock"
+    address = f"unix:{path}"
+    handle = start_server(engine=engine, address=address, warmup=False)
+    try:
+        with pytest.raises(ServerStartError) as caught:
+            start_server(engine=engine, address=address, warmup=False)
+        assert address in str(caught.value) and "already" in str(caught.value)
+        with StyleClient(address) as c:
+            assert c.health() == "SERVING"  # the first server still owns its socket
+    finally:
+        handle.stop(0)
+    # A socket file nobody listens on (a crashed server's) is taken over.
+    stale = tmp_path / "stale.sock"
+    leftover = socket.socket(socket.AF_UNIX)
+    leftover.bind(str(stale))
+    leftover.close()
+    handle = start_server(engine=engine, address=f"unix:{stale}", warmup=False)
+    try:
+        with StyleClient(f"unix:{stale}") as c:
+            assert c.health() == "SERVING"
     finally:
         handle.stop(0)
 

@@ -96,11 +96,11 @@ def test_multiple_styles_with_blend(client):
     assert isinstance(events[-1], Finished) and result.width == 40
 
 
-def test_describe_reports_weights_limits_presets_layers(client):
+def test_describe_reports_weights_limits_presets_layers(server, client):
     info = client.describe()
     assert info["weights"]["source"] == "original"
     assert len(info["weights"]["sha256"]) == 64 and info["weights"]["preprocessing"]
-    assert info["device"] == "cpu"
+    assert info["device"] == server.engine.device  # "cpu" unless NST_TEST_DEVICE says otherwise
     assert info["limits"]["max_pixels"] == 64 * 1024 * 1024 and info["limits"]["queue_size"] == 8
     assert {"draft", "balanced", "fine"} <= set(info["presets"]) and info["default_preset"] == "balanced"
     assert "relu4_2" in info["layer_names"] and info["default_content_layers"] == ["relu4_2"]
