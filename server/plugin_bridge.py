@@ -93,7 +93,7 @@ class Bridge:
         try:
             job = self._read_job()
             address = job.get("server") or default_address()
-            self.client = StyleClient(address)
+            self.client = StyleClient(address, token=job.get("token") or None)
             self._ensure_server(address, job.get("auto_start", True))
             self._stylize(job)
         except BridgeError as exc:

@@ -158,6 +158,7 @@ def write_job(job_dir, content, style, options, server, auto_start):
         "options": options,
         "server": server or "",
         "auto_start": bool(auto_start),
+        "token": os.environ.get("NST_TOKEN") or "",  # for a server started with --token
         "result": RESULT_FILE,
     }
     with open(os.path.join(job_dir, JOB_FILE), "w", encoding="utf-8") as f:
@@ -238,8 +239,9 @@ def helper_command(config, job_dir, environ=None):
     if os.path.basename(argv[0]) == "flatpak-spawn":
         # `flatpak-spawn --host` runs the host's Python in the host session's environment, not ours: hand
         # over what the helper needs. Only the project's path: the sandbox's PYTHONPATH means nothing there.
+        # The token travels in job.json (a private folder), never on a command line others can read.
         wanted = {"PYTHONPATH": config.get("pythonpath"), "PYTHONUNBUFFERED": "1",
-                  "NST_TOKEN": env.get("NST_TOKEN"), "NST_SERVER": env.get("NST_SERVER")}
+                  "NST_SERVER": env.get("NST_SERVER")}
         argv[1:1] = [f"--env={name}={value}" for name, value in wanted.items() if value]
     return argv, env
 

@@ -98,7 +98,7 @@ def test_flatpak_spawn_gets_the_environment_as_arguments():
     argv, _ = nst_job.helper_command(config, "/jobs/1", {"PYTHONPATH": "/app/lib/python3", "NST_TOKEN": "s3cret"})
     assert argv[0] == "flatpak-spawn" and argv[-4:] == ["/usr/bin/python3", "-m", "server.plugin_bridge", "/jobs/1"]
     options = argv[1:-4]
-    assert set(options) == {"--host", "--env=PYTHONPATH=/home/ada/src", "--env=PYTHONUNBUFFERED=1",
-                            "--env=NST_TOKEN=s3cret"}  # only the project's path, not the sandbox's
+    # Only the project's path, not the sandbox's; never the token (job.json carries it, privately).
+    assert set(options) == {"--host", "--env=PYTHONPATH=/home/ada/src", "--env=PYTHONUNBUFFERED=1"}
     argv, _ = nst_job.helper_command({"python": ["flatpak-spawn", "--host", "python3"]}, "/j", {})
     assert argv[:3] == ["flatpak-spawn", "--env=PYTHONUNBUFFERED=1", "--host"]
