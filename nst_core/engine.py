@@ -5,7 +5,7 @@ import gc
 import hashlib
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Optional, Sequence, Union
 
 import torch
@@ -102,7 +102,7 @@ class Engine:
             raise InvalidInput("content", "must be an image")
         style_images, blend = _split_styles(styles)
         if options.style_blend is None and blend is not None:
-            options = StyleOptions(**{**options.__dict__, "style_blend": blend})
+            options = replace(options, style_blend=blend)
         opts = resolve(options, len(style_images))
         if opts.init == "image" and not isinstance(init_image, Image.Image):
             raise InvalidInput("init_image", "an init image is required when init='image'")
