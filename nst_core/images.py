@@ -129,7 +129,7 @@ def match_color_statistics(style: torch.Tensor, content: torch.Tensor) -> torch.
     style's structure while adopting the content's palette.
     """
     def stats(img):
-        flat = img.reshape(3, -1).double()
+        flat = img.reshape(3, -1).cpu().double()  # float64 on the CPU: MPS has no float64, and it is tiny
         mean = flat.mean(dim=1, keepdim=True)
         centred = flat - mean
         cov = centred @ centred.T / flat.shape[1] + torch.eye(3, dtype=flat.dtype) * 1e-3
@@ -144,4 +144,4 @@ def match_color_statistics(style: torch.Tensor, content: torch.Tensor) -> torch.
     _, mean_c, cov_c = stats(content)
     transform = sqrtm(cov_c) @ sqrtm(cov_s, inverse=True)
     matched = transform @ (flat_s - mean_s) + mean_c
-    return matched.reshape(style.shape).to(style.dtype).clamp(0, 255)
+    return matched.reshape(style.shape).to(device=style.device, dtype=style.dtype).clamp(0, 255)
