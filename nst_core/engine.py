@@ -14,7 +14,7 @@ from PIL import Image
 
 from . import images
 from .cache import TargetCache
-from .errors import Cancelled, DeviceOutOfMemory, InvalidInput
+from .errors import Cancelled, DeviceOutOfMemory, InvalidInput, is_out_of_memory
 from .layers import LAYER_INDEX, LAYER_NAMES
 from .losses import content_loss, gram_matrix, style_loss, tv_loss
 from .options import ResolvedOptions, StyleOptions, resolve
@@ -22,7 +22,7 @@ from .preprocess import Preprocessing
 from .progress import CancelToken, Progress, ProgressCallback
 from .schedule import scale_long_sides, steps_per_scale
 from .vgg import VGGFeatures
-from .weights import WeightsInfo, load_weights
+from .weights import load_weights
 
 StyleInput = Union[Image.Image, tuple[Image.Image, float]]
 
@@ -51,13 +51,6 @@ def select_device(requested: Optional[str] = None) -> torch.device:
     except (RuntimeError, AssertionError) as exc:
         raise InvalidInput("device", f"device {requested!r} is not usable here ({exc})") from exc
     return device
-
-
-def _is_oom(exc: BaseException) -> bool:
-    """CUDA/MPS raise OutOfMemoryError; the CPU allocator raises a RuntimeError with this text."""
-    text = str(exc).lower()
-    return (isinstance(exc, torch.OutOfMemoryError) or "out of memory" in text
-            or "can't allocate memory" in text)
 
 
 class Engine:
@@ -111,7 +104,7 @@ class Engine:
                 return _Job(self, content, style_images, opts, progress, cancel, init_image, style_cache).run()
             except RuntimeError as exc:
                 self._release()
-                if _is_oom(exc):
+                if is_out_of_memory(exc):
                     raise DeviceOutOfMemory(f"the {self.device} device ran out of memory: "
                                             "try a smaller max_size or fewer styles") from None
                 raise

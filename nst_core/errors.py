@@ -24,3 +24,15 @@ class Cancelled(NSTError):
 
 class DeviceOutOfMemory(NSTError, MemoryError):
     """The device ran out of memory during a job; the engine has freed what it held."""
+
+
+_OOM_TEXT = ("out of memory", "can't allocate memory", "not enough memory", "cannot allocate memory")
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for allocation failures on any device: torch's OutOfMemoryError (CUDA, MPS), Python's
+    MemoryError, and the plain RuntimeError torch's CPU allocator raises."""
+    if isinstance(exc, (DeviceOutOfMemory, MemoryError)) or type(exc).__name__ == "OutOfMemoryError":
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and any(s in text for s in _OOM_TEXT)

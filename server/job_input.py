@@ -99,7 +99,6 @@ def build(request: style_pb2.StylizeRequest, max_pixels: int) -> JobInput:
     options = _options(request)
     resolved = resolve(options, len(request.styles))  # checks every option before any image is decoded
     content = decode(request.content, "content", max_pixels)
-    _check_working_size(content, resolved.max_size, max_pixels)
     styles = [decode(s, f"styles[{i}]", max_pixels) for i, s in enumerate(request.styles)]
     init_image = None
     if request.HasField("init_image"):
@@ -117,12 +116,3 @@ def build(request: style_pb2.StylizeRequest, max_pixels: int) -> JobInput:
         output_format="rgba" if request.output_format == style_pb2.OUTPUT_FORMAT_RGBA else "png",
     )
 
-
-def _check_working_size(content: Image.Image, max_size: int, max_pixels: int) -> None:
-    # max_size sets the optimized long side; a huge one would allocate far past the pixel limit.
-    # The engine never upscales, so a max_size beyond the image costs no more than the image itself.
-    w, h = content.size
-    scale = min(max_size, max(w, h)) / max(w, h)
-    if w * h * scale * scale > max_pixels:
-        raise InvalidInput("max_size", f"{max_size} px on the long side of a {w}x{h} content exceeds the "
-                                       f"server's limit of {max_pixels} pixels")

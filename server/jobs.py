@@ -18,7 +18,7 @@ from typing import Optional
 
 import grpc
 
-from nst_core.errors import Cancelled, DeviceOutOfMemory, InvalidInput, WeightsUnavailable
+from nst_core.errors import Cancelled, InvalidInput, WeightsUnavailable, is_out_of_memory
 from nst_core.progress import CancelToken
 from protos.nst.v1 import style_pb2
 
@@ -27,7 +27,6 @@ from .job_input import JobInput
 log = logging.getLogger("nst.server")
 
 _HISTORY = 1000  # finished jobs whose state can still be asked for
-_OOM_TEXT = ("out of memory", "can't allocate memory", "not enough memory", "cannot allocate memory")
 
 
 class JobState(Enum):
@@ -107,19 +106,11 @@ def _preview_message(image, max_size: int) -> style_pb2.StylizeResponse:
                                                                    height=image.height))
 
 
-def _out_of_memory(exc: BaseException) -> bool:
-    if isinstance(exc, (DeviceOutOfMemory, MemoryError)) or type(exc).__name__ == "OutOfMemoryError":
-        return True
-    # torch's CPU allocator raises a plain RuntimeError ("can't allocate memory" / "not enough memory").
-    text = str(exc).lower()
-    return isinstance(exc, RuntimeError) and any(s in text for s in _OOM_TEXT)
-
-
 def _failure(exc: BaseException) -> JobError:
     """Map an engine exception to a status; anything unexpected becomes INTERNAL, never UNKNOWN."""
     if isinstance(exc, InvalidInput):
         return JobError(grpc.StatusCode.INVALID_ARGUMENT, str(exc), exc.field)
-    if _out_of_memory(exc):
+    if is_out_of_memory(exc):  # also allocations outside the engine, e.g. encoding the result
         return JobError(grpc.StatusCode.RESOURCE_EXHAUSTED,
                         "the device ran out of memory; try a smaller max_size or fewer styles")
     if isinstance(exc, WeightsUnavailable):

@@ -12,7 +12,7 @@ from nst_core.errors import DeviceOutOfMemory, WeightsUnavailable
 from server.client import ClientError, ImageData, Result, StyleClient
 from server.jobs import _failure
 from server.service import start_server
-from server_helpers import SMALL, content_image, encoded, png_bytes, style_image
+from server_helpers import SMALL, content_image, encoded, style_image
 
 GOOD_CONTENT = encoded(content_image())
 GOOD_STYLE = encoded(style_image(11))
