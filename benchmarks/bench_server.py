@@ -1,7 +1,7 @@
 """Per-request overhead of the style server besides the optimization, at 512 x 512 (target: <= 50 ms).
 
 Overhead = the client's wall time for a whole job (encode, send, decode, queue, encode the result, stream it
-back, reassemble) minus the engine's own time for the job (``Finished.wall_time``). Runs a real server
+back, reassemble) minus the engine's own time for the job (``Finished.wall_time_seconds``). Runs a real server
 in-process on 127.0.0.1:0 with the real weights; one optimizer step per job keeps it short.
 
     python benchmarks/bench_server.py [--runs 5] [--size 512]
@@ -60,7 +60,7 @@ def main() -> None:
                 assert result is not None and (result.width, result.height) == (side, side)
                 if run:
                     totals.append(total)
-                    overheads.append(total - finished.wall_time)
+                    overheads.append(total - finished.wall_time_seconds)
     finally:
         handle.stop(1)
     print(f"server overhead at {side}x{side} PNG in/out, {args.runs} runs: "

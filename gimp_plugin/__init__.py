@@ -5,5 +5,4 @@
 import os
 
 PLUGIN_NAME = "neural_style_transfer"  # GIMP 3 wants plug-ins/<name>/<name>.py
-PROCEDURE_NAME = "plug-in-neural-style-transfer"
 PLUGIN_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), PLUGIN_NAME)

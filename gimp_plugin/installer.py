@@ -16,8 +16,10 @@ import stat
 import subprocess
 import sys
 
+from nst_core.options import option_defaults, option_specs
+
 from . import PLUGIN_NAME, PLUGIN_SOURCE
-from .neural_style_transfer.nst_job import CONFIG_FILE
+from .neural_style_transfer.nst_job import ARGUMENTS_FILE, CONFIG_FILE
 
 FLATPAK_APP = "org.gimp.GIMP"
 PLUGIN_FILES = (f"{PLUGIN_NAME}.py", "nst_job.py")
@@ -59,6 +61,33 @@ def bridge_pythonpath(python: str) -> str | None:
                      "into it (pip install gimp-neural-style) or pass --python with one that has it")
 
 
+def plugin_arguments() -> list[dict]:
+    """The filter's option arguments, derived from the engine's option declarations (those with a ``gimp``
+    entry): GIMP's Python cannot import the project, so the installer writes this table beside the plug-in.
+
+    Each entry: name (the option's, with '-'), option, kind (choice, int or float), label, help, default, and
+    choices [[value, label, tooltip], …] or min/max; ``unset`` is the value that means "the preset's"."""
+    table = []
+    for option, spec in option_specs().items():
+        if spec.gimp is None:
+            continue
+        default = option_defaults()[option]
+        entry = {"name": option.replace("_", "-"), "option": option, "kind": spec.kind,
+                 "label": spec.gimp["label"], "help": spec.help[:1].upper() + spec.help[1:]}
+        if spec.kind == "choice":
+            entry["choices"] = [[value, label, hint] for value, label, hint in
+                                zip(spec.choices, spec.labels or spec.choices, spec.hints or [""] * len(spec.choices))]
+        else:
+            low = spec.minimum + (1 if spec.exclusive_minimum and spec.kind == "int" else 0)
+            entry.update(min=spec.gimp.get("min", low), max=spec.gimp.get("max", spec.maximum))
+            if "unset" in spec.gimp:
+                entry["unset"] = spec.gimp["unset"]
+                entry["help"] += f" ({spec.gimp['unset']} = the preset's)"
+        entry["default"] = entry.get("unset") if default is None else default
+        table.append(entry)
+    return table
+
+
 def install(gimp_dir: str, python: str, server: str | None, flatpak: bool = False) -> str:
     pythonpath = bridge_pythonpath(python)
     target = os.path.join(gimp_dir, "plug-ins", PLUGIN_NAME)
@@ -80,6 +109,8 @@ def install(gimp_dir: str, python: str, server: str | None, flatpak: bool = Fals
         config["work_dir"] = os.path.join(os.path.expanduser("~"), ".cache", "nst-gimp")
     with open(os.path.join(target, CONFIG_FILE), "w", encoding="utf-8") as f:
         json.dump(config, f, indent=2)
+    with open(os.path.join(target, ARGUMENTS_FILE), "w", encoding="utf-8") as f:
+        json.dump(plugin_arguments(), f, indent=2, ensure_ascii=False)
     return target
 
 

@@ -123,8 +123,8 @@ class Engine:
 
 
 def _split_styles(styles: Sequence[StyleInput]) -> tuple[list[Image.Image], Optional[tuple[float, ...]]]:
-    if isinstance(styles, Image.Image) or not styles:
-        raise InvalidInput("styles", "at least one style image is required (a list)")
+    if isinstance(styles, Image.Image):
+        raise InvalidInput("styles", "must be a list of images")
     imgs, weights = [], []
     for i, item in enumerate(styles):
         img, weight = item if isinstance(item, tuple) else (item, None)
@@ -283,8 +283,9 @@ class _Job:
         preview: Callable[[], Image.Image] = lambda: self._to_image(snapshot, full_size=False)
         self.progress_cb(Progress(
             stage=stage, stages=len(self.sizes), step=step, total=steps, overall_step=self.overall_step,
-            overall_total=sum(self.steps), losses=dict(self.losses), elapsed=time.perf_counter() - self.start,
-            eta=eta, size=size, preview=preview))
+            overall_total=sum(self.steps), losses=dict(self.losses),
+            elapsed_seconds=time.perf_counter() - self.start, eta_seconds=eta, width=size[0], height=size[1],
+            preview=preview))
 
     # -- output ----------------------------------------------------------------------------------
     def _finish(self, image: torch.Tensor) -> Image.Image:

@@ -10,8 +10,7 @@ import torch
 from PIL import Image
 
 from .errors import InvalidInput
-
-DEFAULT_MAX_PIXELS = 64 * 1024 * 1024  # 64 MP
+from .limits import DEFAULT_MAX_PIXELS
 _SUPPORTED_MODES = ("RGB", "RGBA", "L")
 
 

@@ -1,16 +1,20 @@
-"""Job options, presets and their validation.
+"""Job options, presets and their validation: the one declaration every other layer derives from.
 
-Every user-facing knob lives in :class:`StyleOptions`. ``None`` means "take the preset's value".
-:func:`resolve` merges the preset and checks every field, raising :class:`InvalidInput` naming it.
+Every user-facing knob is a field of :class:`StyleOptions`, declared once with an :class:`OptionSpec` (help
+text, kind, choices, bounds, which front ends show it). The proto ``nst.v1.StyleOptions`` carries the same
+names; the server's conversion, the client's keys, the CLI's flags and the GIMP plug-in's arguments are all
+derived from these two. ``None`` means "take the preset's value". :func:`resolve` merges the preset and
+checks every field against its spec, raising :class:`InvalidInput` naming it. No torch here.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, replace
-from typing import Optional
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Optional
 
 from .errors import InvalidInput
 from .layers import LAYER_NAMES
+from .limits import MAX_SEED, MAX_SIDE, MAX_STEPS, MAX_STYLE_SCALE
 
 CONTENT_LAYERS = ("relu4_2",)
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -18,12 +22,15 @@ OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise", "image")
 POOLINGS = ("max", "avg")
 COLOR_MODES = ("none", "luminance", "histogram")
+OUTPUT_SIZES = ("content", "working")
 
 
 @dataclass(frozen=True)
 class Preset:
     """Values a preset fills in. See README "Presets" for how they were tuned."""
 
+    label: str  # for dialogs
+    help: str
     max_size: int
     steps: int  # optimizer steps at the final scale; coarser scales get ``coarse_steps``
     coarse_steps: int
@@ -32,45 +39,97 @@ class Preset:
     tv_weight: float
 
 
+# Tuned on the bundled samples with the original weights (README "Presets"): alpha:beta = 1:100 keeps the
+# subject while carrying the style's strokes and palette; 300+ starts to dissolve faces.
+_WEIGHTS = dict(content_weight=1.0, style_weight=100.0, tv_weight=100.0)
 PRESETS: dict[str, Preset] = {
-    # Tuned on the bundled samples with the original weights (README "Presets"): alpha:beta = 1:100
-    # keeps the subject while carrying the style's strokes and palette; 300+ starts to dissolve faces.
-    "draft": Preset(max_size=256, steps=30, coarse_steps=40, content_weight=1.0, style_weight=100.0, tv_weight=100.0),
-    "balanced": Preset(max_size=512, steps=20, coarse_steps=40, content_weight=1.0, style_weight=100.0,
-                       tv_weight=100.0),
-    "fine": Preset(max_size=1024, steps=40, coarse_steps=60, content_weight=1.0, style_weight=100.0,
-                   tv_weight=100.0),
+    "draft": Preset("Draft (fast)", "256 px, a quick look", max_size=256, steps=30, coarse_steps=40, **_WEIGHTS),
+    "balanced": Preset("Balanced", "512 px, the default", max_size=512, steps=20, coarse_steps=40, **_WEIGHTS),
+    "fine": Preset("Fine (slow)", "1024 px, sharper strokes", max_size=1024, steps=40, coarse_steps=60, **_WEIGHTS),
 }
 DEFAULT_PRESET = "balanced"
-MAX_STYLE_SCALE = 4.0  # bounds the style image's memory to 16× the content's working size
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """How one option is checked and shown. ``kind``: int, float, bool, choice, layers or floats."""
+
+    help: str
+    kind: str
+    choices: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()  # dialog labels for ``choices``, same order
+    hints: tuple[str, ...] = ()  # dialog tooltips for ``choices``, same order
+    minimum: Optional[float] = None
+    maximum: Optional[float] = None
+    exclusive_minimum: bool = False  # the value must be greater than ``minimum``
+    cli: bool = True  # ``nst stylize --flag``
+    gimp: Optional[dict] = None  # the plug-in's argument: {"label", "min", "max", "unset"} (see installer)
+    on_request: bool = False  # travels as a StylizeRequest field, not inside proto StyleOptions
+
+
+def _option(default: Any, help: str, kind: str, **spec) -> Any:
+    return field(default=default, metadata={"spec": OptionSpec(help, kind, **spec)})
+
+
+def _count(maximum: float, minimum: float = 0, **spec) -> dict:
+    return dict(minimum=minimum, maximum=maximum, **spec)
 
 
 @dataclass(frozen=True)
 class StyleOptions:
     """What a caller may set. ``None`` fields come from the preset."""
 
-    preset: str = DEFAULT_PRESET
-    max_size: Optional[int] = None  # long side of the final optimization, pixels
-    steps: Optional[int] = None  # steps at the final scale
-    coarse_steps: Optional[int] = None  # steps at each coarser scale
-    content_weight: Optional[float] = None  # alpha
-    style_weight: Optional[float] = None  # beta
-    style_strength: float = 1.0  # multiplies beta; artists' "strength" knob (1 = preset's balance)
-    tv_weight: Optional[float] = None
-    content_layers: tuple[str, ...] = CONTENT_LAYERS
-    style_layers: tuple[str, ...] = STYLE_LAYERS
-    style_layer_weights: Optional[tuple[float, ...]] = None  # default: equal, summing to 1
-    style_blend: Optional[tuple[float, ...]] = None  # one weight per style image; default equal
-    style_scale: float = 1.0  # style image long side = style_scale * content working long side
-    optimizer: str = "lbfgs"
-    learning_rate: float = 2.0  # Adam only; pixels are on a 0..255 scale inside the network
-    init: str = "content"
-    pooling: str = "max"
-    preserve_colors: str = "none"
-    multiscale: bool = True
-    min_size: int = 128  # long side of the coarsest scale
-    seed: int = 0
-    output_size: str = "content"  # "content": result at the content's size; "working": at max_size
+    preset: str = _option(DEFAULT_PRESET, "quality/speed preset", "choice", choices=tuple(PRESETS),
+                          labels=tuple(p.label for p in PRESETS.values()),
+                          hints=tuple(p.help for p in PRESETS.values()), gimp={"label": "_Preset"})
+    max_size: Optional[int] = _option(
+        None, "long side of the final optimization scale, pixels (never above the content's)", "int",
+        **_count(MAX_SIDE, 0, exclusive_minimum=True),
+        gimp={"label": "_Max size", "min": 16, "unset": 0})
+    steps: Optional[int] = _option(None, "optimizer steps at the final scale", "int",
+                                   **_count(MAX_STEPS, 0, exclusive_minimum=True),
+                                   gimp={"label": "S_teps", "unset": 0})
+    coarse_steps: Optional[int] = _option(None, "optimizer steps at each coarser scale (0 skips them)", "int",
+                                          **_count(MAX_STEPS))
+    content_weight: Optional[float] = _option(None, "content loss weight (alpha)", "float", minimum=0)
+    style_weight: Optional[float] = _option(None, "style loss weight (beta)", "float", minimum=0)
+    style_strength: float = _option(1.0, "multiplies the preset's style weight (1 = the preset's balance)",
+                                    "float", minimum=0,
+                                    gimp={"label": "Style _strength", "min": 0.01, "max": 100.0})
+    tv_weight: Optional[float] = _option(None, "total-variation loss weight", "float", minimum=0)
+    content_layers: tuple[str, ...] = _option(CONTENT_LAYERS, "layers of the content loss", "layers")
+    style_layers: tuple[str, ...] = _option(STYLE_LAYERS, "layers of the style loss", "layers")
+    style_layer_weights: Optional[tuple[float, ...]] = _option(
+        None, "one weight per style layer (default: equal, summing to 1)", "floats", minimum=0)
+    style_blend: Optional[tuple[float, ...]] = _option(
+        None, "one weight per style image (default: equal)", "floats", minimum=0, on_request=True)
+    style_scale: float = _option(1.0, "style image long side relative to the content's working long side",
+                                 "float", minimum=0, exclusive_minimum=True, maximum=MAX_STYLE_SCALE)
+    optimizer: str = _option("lbfgs", "optimizer", "choice", choices=OPTIMIZERS)
+    learning_rate: float = _option(2.0, "Adam's step size (pixels on a 0..255 scale)", "float",
+                                   minimum=0, exclusive_minimum=True, maximum=255.0)
+    init: str = _option("content", "starting image (image: the request's init image)", "choice", choices=INITS)
+    pooling: str = _option("max", "pooling in the network", "choice", choices=POOLINGS)
+    preserve_colors: str = _option("none", "keep the content's colours", "choice", choices=COLOR_MODES,
+                                   labels=("No", "Luminance only", "Match colour histogram"),
+                                   gimp={"label": "Preserve _colors"})
+    multiscale: bool = _option(True, "coarse-to-fine over several scales", "bool")
+    min_size: int = _option(128, "long side of the coarsest scale, pixels", "int",
+                            **_count(MAX_SIDE, 0, exclusive_minimum=True))
+    seed: int = _option(0, "random seed: same input and seed, same result", "int", **_count(MAX_SEED),
+                        gimp={"label": "S_eed", "max": 2**31 - 1})
+    output_size: str = _option("content", "content: the result at the content's size; working: at the "
+                               "optimized size", "choice", choices=OUTPUT_SIZES, cli=False)
+
+
+def option_specs() -> dict[str, OptionSpec]:
+    """Every option's spec, in declaration order."""
+    return {f.name: f.metadata["spec"] for f in fields(StyleOptions)}
+
+
+def option_defaults() -> dict[str, Any]:
+    """Every option's default (``None``: the preset's)."""
+    return {f.name: f.default for f in fields(StyleOptions)}
 
 
 @dataclass(frozen=True)
@@ -84,19 +143,22 @@ class ResolvedOptions(StyleOptions):
     style_weight: float = 0.0
     tv_weight: float = 0.0
     style_layer_weights: tuple[float, ...] = ()
+    style_blend: tuple[float, ...] = ()
 
 
-def _check_number(name: str, value, *, positive: bool = False, integer: bool = False) -> None:
+def _check_number(name: str, value, spec: OptionSpec) -> None:
+    integer = spec.kind == "int"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidInput(name, f"must be a number, got {value!r}")
-    if integer and int(value) != value:
-        raise InvalidInput(name, f"must be a whole number, got {value!r}")
     if math.isnan(value) or math.isinf(value):
         raise InvalidInput(name, f"must be finite, got {value!r}")
-    if positive and value <= 0:
-        raise InvalidInput(name, f"must be > 0, got {value!r}")
-    if value < 0:
-        raise InvalidInput(name, f"must be >= 0, got {value!r}")
+    if integer and int(value) != value:
+        raise InvalidInput(name, f"must be a whole number, got {value!r}")
+    low = spec.minimum
+    if low is not None and (value <= low if spec.exclusive_minimum else value < low):
+        raise InvalidInput(name, f"must be {'>' if spec.exclusive_minimum else '>='} {low:g}, got {value!r}")
+    if spec.maximum is not None and value > spec.maximum:
+        raise InvalidInput(name, f"must be at most {spec.maximum:g}, got {value!r}")
 
 
 def _check_choice(name: str, value, choices) -> None:
@@ -104,12 +166,41 @@ def _check_choice(name: str, value, choices) -> None:
         raise InvalidInput(name, f"must be one of {', '.join(choices)}; got {value!r}")
 
 
-def _check_layers(name: str, layers) -> None:
-    if not layers:
-        raise InvalidInput(name, "needs at least one layer")
+def _check_layers(name: str, layers) -> tuple[str, ...]:
+    if isinstance(layers, str) or not layers:
+        raise InvalidInput(name, "needs at least one layer name (a list)")
     for layer in layers:
         if layer not in LAYER_NAMES:
             raise InvalidInput(name, f"unknown layer {layer!r}; known: {', '.join(LAYER_NAMES)}")
+    if len(set(layers)) != len(layers):  # a repeated layer would only multiply the work
+        raise InvalidInput(name, "names a layer more than once")
+    return tuple(layers)
+
+
+def _check(name: str, value, spec: OptionSpec):
+    """Check one (preset-merged) value against its spec; returns it normalized."""
+    if spec.kind in ("int", "float"):
+        _check_number(name, value, spec)
+    elif spec.kind == "choice":
+        _check_choice(name, value, spec.choices)
+    elif spec.kind == "bool":
+        if not isinstance(value, bool):
+            raise InvalidInput(name, f"must be true or false, got {value!r}")
+    elif spec.kind == "layers":
+        return _check_layers(name, value)
+    elif spec.kind == "floats" and value is not None:
+        for item in value:
+            _check_number(name, item, spec)
+        return tuple(float(v) for v in value)
+    return value
+
+
+def _per_item(name: str, weights, count: int, what: str) -> tuple[float, ...]:
+    if weights is None:
+        return tuple(1.0 / count for _ in range(count))
+    if len(weights) != count:
+        raise InvalidInput(name, f"needs one weight per {what} ({count}), got {len(weights)}")
+    return weights
 
 
 def resolve(options: StyleOptions, n_styles: int) -> ResolvedOptions:
@@ -117,55 +208,21 @@ def resolve(options: StyleOptions, n_styles: int) -> ResolvedOptions:
     _check_choice("preset", options.preset, PRESETS)
     preset = PRESETS[options.preset]
     values = {f.name: getattr(options, f.name) for f in fields(StyleOptions)}
-    for name in ("max_size", "steps", "coarse_steps", "content_weight", "style_weight", "tv_weight"):
-        if values[name] is None:
+    for name, value in values.items():
+        if value is None and hasattr(preset, name):
             values[name] = getattr(preset, name)
-
-    for name in ("max_size", "steps", "min_size"):
-        _check_number(name, values[name], positive=True, integer=True)
-    _check_number("coarse_steps", values["coarse_steps"], integer=True)
-    for name in ("content_weight", "style_weight", "tv_weight"):
-        _check_number(name, values[name])
-    _check_number("style_scale", values["style_scale"], positive=True)
-    if values["style_scale"] > MAX_STYLE_SCALE:  # the style image is resized to scale × working size
-        raise InvalidInput("style_scale", f"must be at most {MAX_STYLE_SCALE:g}, got {values['style_scale']!r}")
-    _check_number("style_strength", values["style_strength"])
-    _check_number("learning_rate", values["learning_rate"], positive=True)
-    _check_number("seed", values["seed"], integer=True)
-    _check_choice("optimizer", values["optimizer"], OPTIMIZERS)
-    _check_choice("init", values["init"], INITS)
-    _check_choice("pooling", values["pooling"], POOLINGS)
-    _check_choice("preserve_colors", values["preserve_colors"], COLOR_MODES)
-    _check_choice("output_size", values["output_size"], ("content", "working"))
-    _check_layers("content_layers", values["content_layers"])
-    _check_layers("style_layers", values["style_layers"])
-    values["content_layers"] = tuple(values["content_layers"])
-    values["style_layers"] = tuple(values["style_layers"])
+    for name, spec in option_specs().items():
+        values[name] = _check(name, values[name], spec)
 
     if n_styles < 1:
         raise InvalidInput("styles", "at least one style image is required")
-    layer_weights = values["style_layer_weights"]
-    if layer_weights is None:
-        layer_weights = tuple(1.0 / len(values["style_layers"]) for _ in values["style_layers"])
-    if len(layer_weights) != len(values["style_layers"]):
-        raise InvalidInput("style_layer_weights", f"needs one weight per style layer ({len(values['style_layers'])})")
-    for w in layer_weights:
-        _check_number("style_layer_weights", w)
-    values["style_layer_weights"] = tuple(float(w) for w in layer_weights)
-
-    blend = values["style_blend"]
-    if blend is None:
-        blend = tuple(1.0 for _ in range(n_styles))
-    if len(blend) != n_styles:
-        raise InvalidInput("style_blend", f"needs one weight per style image ({n_styles}), got {len(blend)}")
-    for w in blend:
-        _check_number("style_blend", w)
+    values["style_layer_weights"] = _per_item("style_layer_weights", values["style_layer_weights"],
+                                              len(values["style_layers"]), "style layer")
+    blend = _per_item("style_blend", values["style_blend"], n_styles, "style image")
     if sum(blend) <= 0:
         raise InvalidInput("style_blend", "weights must not all be zero")
-    values["style_blend"] = tuple(float(w) / sum(blend) for w in blend)
-
-    if values["min_size"] > values["max_size"]:
-        values["min_size"] = values["max_size"]
+    values["style_blend"] = tuple(w / sum(blend) for w in blend)
+    values["min_size"] = min(values["min_size"], values["max_size"])
     return ResolvedOptions(**values)
 
 
@@ -175,7 +232,7 @@ def with_overrides(options: StyleOptions, **changes) -> StyleOptions:
 
 
 __all__ = [
-    "StyleOptions", "ResolvedOptions", "Preset", "PRESETS", "DEFAULT_PRESET", "resolve", "with_overrides",
-    "CONTENT_LAYERS", "STYLE_LAYERS", "OPTIMIZERS", "INITS", "POOLINGS", "COLOR_MODES",
+    "StyleOptions", "ResolvedOptions", "OptionSpec", "Preset", "PRESETS", "DEFAULT_PRESET", "resolve",
+    "with_overrides", "option_specs", "option_defaults", "CONTENT_LAYERS", "STYLE_LAYERS", "OPTIMIZERS",
+    "INITS", "POOLINGS", "COLOR_MODES", "OUTPUT_SIZES",
 ]
-

@@ -1,11 +1,16 @@
-"""Progress reports and cancellation shared by the engine and its callers."""
+"""Progress reports and cancellation shared by the engine and its callers (no torch, no PIL at import).
+
+``Progress`` has the field names of the proto's ``JobProgress`` and of ``server.events.Progress``: one shape
+from the engine to the GIMP plug-in (``tests/server/test_progress_shape.py`` holds them together).
+"""
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Optional
 
-from PIL import Image
+if TYPE_CHECKING:
+    from PIL import Image
 
 
 class CancelToken:
@@ -33,10 +38,11 @@ class Progress:
     overall_step: int  # 1-based step over all stages
     overall_total: int  # steps over all stages
     losses: dict[str, float]  # "content", "style", "tv", "total" (weighted)
-    elapsed: float  # seconds since the job started
-    eta: float  # seconds left, estimated from pixels still to process
-    size: tuple[int, int]  # (width, height) optimized at this stage
-    preview: Callable[[], Image.Image] = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+    elapsed_seconds: float  # since the job started
+    eta_seconds: float  # left, estimated from the pixels still to process
+    width: int  # size optimized at this stage
+    height: int
+    preview: Optional[Callable[[], "Image.Image"]] = field(repr=False, compare=False, default=None)
 
 
 ProgressCallback = Callable[[Progress], None]

@@ -9,7 +9,7 @@ from torch import nn
 from torchvision.models import vgg19
 
 from .errors import WeightsUnavailable
-from .layers import LAYER_INDEX, LAYER_NAMES
+from .layers import LAYER_INDEX
 
 
 class VGGFeatures(nn.Module):
@@ -83,9 +83,5 @@ def _pink_noise(size: int, device, dtype) -> torch.Tensor:
     img = torch.fft.ifft2(spectrum).real
     img = img / img.std() * 60.0
     return img.unsqueeze(0).to(device=device, dtype=dtype)
-
-
-def layer_names() -> tuple[str, ...]:
-    return LAYER_NAMES
 
 

@@ -8,14 +8,14 @@
 #
 # The root lives outside the repository ($NST_GIMP_ROOTFS, default
 # /var/cache/nst-gimp/trixie).  Every step leaves a stamp, so a second run only
-# re-copies this repository's `server`, `protos` and `gimp_plugin` (seconds).
+# re-copies this repository's Python packages (seconds).
 set -eu
 
 ROOT=${NST_GIMP_ROOTFS:-/var/cache/nst-gimp/trixie}
 MIRROR=${NST_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 VENV=/opt/nst-venv        # inside the root
-SRC=/opt/nst-src          # inside the root: copy of server/, protos/, gimp_plugin/
+SRC=/opt/nst-src          # inside the root: copy of nst_core/, server/, protos/, gimp_plugin/
 PACKAGES="gimp python3-gi gir1.2-gimp-3.0 python3-venv ca-certificates"
 
 log() { echo "gimp-rootfs: $*" >&2; }
@@ -79,20 +79,20 @@ if [ ! -f "$pkg_stamp" ]; then
     touch "$pkg_stamp"
 fi
 
-# 3. Client-only venv: grpcio + protobuf at the host project's versions, so the
+# 3. Client-only venv: the client's packages at the host project's versions, so the
 #    generated protobuf modules load with the runtime they were generated for.
 host_python=${NST_HOST_PYTHON:-$REPO/.venv/bin/python}
 [ -x "$host_python" ] || host_python=python3
 pins=$("$host_python" - <<'EOF' 2>/dev/null || true
 from importlib.metadata import version, PackageNotFoundError
-for name in ("grpcio", "protobuf"):
+for name in ("grpcio", "grpcio-health-checking", "protobuf"):
     try:
         print(f"{name}=={version(name)}", end=" ")
     except PackageNotFoundError:
         print(name, end=" ")
 EOF
 )
-[ -n "$pins" ] || pins="grpcio protobuf"
+[ -n "$pins" ] || pins="grpcio grpcio-health-checking protobuf"
 venv_stamp="$ROOT/.nst-venv-$(echo "$pins" | cksum | cut -d' ' -f1)"
 if [ ! -f "$venv_stamp" ]; then
     log "venv $VENV with $pins"
@@ -115,11 +115,12 @@ if [ ! -f "$venv_stamp" ]; then
     touch "$venv_stamp"
 fi
 
-# 4. This repository's client packages (and the plug-in with its installer), refreshed on every run (cheap), made
+# 4. This repository's client packages (the client side shares nst_core's torch-free option declarations),
+#    the plug-in and its installer, refreshed on every run (cheap), made
 #    importable from the venv through a .pth file.
 rm -rf "$ROOT$SRC.new"
 mkdir -p "$ROOT$SRC.new"
-for pkg in server protos gimp_plugin; do
+for pkg in nst_core server protos gimp_plugin; do
     [ -d "$REPO/$pkg" ] && cp -r "$REPO/$pkg" "$ROOT$SRC.new/"
 done
 find "$ROOT$SRC.new" -name __pycache__ -prune -exec rm -rf {} +

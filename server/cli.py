@@ -18,6 +18,7 @@ from typing import Optional
 
 from .config import (DEFAULT_CACHE_MB, DEFAULT_GRACE_SECONDS, DEFAULT_MAX_PIXELS, DEFAULT_QUEUE_SIZE,
                      default_address, default_token)
+from nst_core.options import option_defaults, option_specs
 from .progress_bar import ProgressBar, format_seconds
 
 EXIT_ERROR = 1
@@ -25,17 +26,38 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
+def _list_of(kind):
+    def parse(text: str) -> tuple:
+        try:
+            return tuple(kind(item.strip()) for item in text.split(",") if item.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}") from None
+    return parse
+
+
+_FLAG_TYPES = {"int": dict(type=int), "float": dict(type=float), "layers": dict(type=_list_of(str)),
+               "floats": dict(type=_list_of(float)), "bool": dict(action=argparse.BooleanOptionalAction)}
+
+
+def _add_option_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per job option, from the engine's declaration (help, choices, defaults)."""
+    for name, spec in option_specs().items():
+        if not spec.cli:
+            continue
+        default = option_defaults()[name]
+        shown = "the preset's" if default is None else ",".join(default) if isinstance(default, tuple) else default
+        kwargs = dict(_FLAG_TYPES.get(spec.kind, {}), default=None, help=f"{spec.help} (default: {shown})")
+        if spec.choices:
+            kwargs["choices"] = spec.choices
+        p.add_argument(f"--{name.replace('_', '-')}", dest=name, **kwargs)
+
+
 def _add_job_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("content", help="content image file (PNG, JPEG, WebP, TIFF)")
     p.add_argument("styles", nargs="+", metavar="STYLE", help="one or more style image files")
     p.add_argument("-o", "--output", required=True, help="where to write the result (PNG)")
-    p.add_argument("--preset", choices=("draft", "balanced", "fine"), help="quality preset (default: balanced)")
-    p.add_argument("--max-size", type=int, help="long side of the optimization, pixels (default: the preset's)")
-    p.add_argument("--steps", type=int, help="optimizer steps at the final scale (default: the preset's)")
-    p.add_argument("--style-weight", type=float, help="style loss weight beta (default: the preset's)")
-    p.add_argument("--style-strength", type=float, help="multiplier of the style weight (default 1)")
-    p.add_argument("--preserve-colors", choices=("none", "luminance", "histogram"), help="keep the content's colours")
-    p.add_argument("--seed", type=int, help="random seed (default 0)")
+    _add_option_flags(p)
+    p.add_argument("--init-image", help="starting image file, with --init image")
     p.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
     p.add_argument("--preview-dir", help="write progress previews here as preview-NNNN.png")
     p.add_argument("--local", action="store_true", help="run the engine in this process instead of on a server")
@@ -115,7 +137,7 @@ def serve(args) -> int:
             return 0
     engine = handle.engine
     print(f"listening on {handle.address}", file=sys.stderr, flush=True)
-    logging.getLogger("nst.server").info("device %s, queue %d, auth %s", getattr(engine, "device", "?"),
+    logging.getLogger("nst.server").info("device %s, queue %d, auth %s", engine.device,
                                          args.queue_size, "on" if token else "off")
     while not stop.wait(0.5):
         pass
@@ -128,9 +150,9 @@ def serve(args) -> int:
 
 
 def _options(args) -> dict:
-    return {"preset": args.preset, "max_size": args.max_size, "steps": args.steps,
-            "style_weight": args.style_weight, "style_strength": args.style_strength,
-            "preserve_colors": args.preserve_colors, "seed": args.seed}
+    """The job options given on the command line (unset ones are left to the preset and the engine)."""
+    return {name: getattr(args, name) for name, spec in option_specs().items()
+            if spec.cli and not spec.on_request and getattr(args, name) is not None}
 
 
 def _read(path: str, what: str) -> bytes:
@@ -160,19 +182,23 @@ def stylize(args) -> int:
         preview_dir.mkdir(parents=True, exist_ok=True)
     content = _read(args.content, "content image")
     styles = [_read(s, "style image") for s in args.styles]
+    init = _read(args.init_image, "init image") if args.init_image else None
     if args.local:
-        return _stylize_local(args, content, styles, out, preview_dir)
-    return _stylize_remote(args, content, styles, out, preview_dir)
+        return _stylize_local(args, content, styles, init, out, preview_dir)
+    return _stylize_remote(args, content, styles, init, out, preview_dir)
 
 
-def _stylize_remote(args, content: bytes, styles: list[bytes], out: Path, preview_dir: Optional[Path]) -> int:
+def _stylize_remote(args, content: bytes, styles: list[bytes], init: Optional[bytes], out: Path,
+                    preview_dir: Optional[Path]) -> int:
     from .client import ClientError, Finished, ImageData, Preview, Progress, Queued, Result, Started, StyleClient
 
     bar = ProgressBar()
     previews = 0
     with StyleClient(args.server, args.token) as client:
         stream = client.stylize(ImageData.encoded(content), [ImageData.encoded(s) for s in styles],
-                                options=_options(args), preview=preview_dir is not None)
+                                style_blend=args.style_blend, options=_options(args),
+                                init_image=ImageData.encoded(init) if init else None,
+                                preview=preview_dir is not None)
         try:
             for event in stream:
                 if isinstance(event, Queued) and event.position > 0:
@@ -180,8 +206,7 @@ def _stylize_remote(args, content: bytes, styles: list[bytes], out: Path, previe
                 elif isinstance(event, Started):
                     bar.message(f"job {event.job_id} started on {client.address}")
                 elif isinstance(event, Progress):
-                    bar.update(event.stage, event.stages, event.step, event.total, event.overall_step,
-                               event.overall_total, event.eta)
+                    bar.update(event)
                 elif isinstance(event, Preview):
                     previews += 1
                     (preview_dir / f"preview-{previews:04d}.png").write_bytes(event.png)
@@ -190,7 +215,7 @@ def _stylize_remote(args, content: bytes, styles: list[bytes], out: Path, previe
                 elif isinstance(event, Finished):
                     bar.done()
                     hit = ", style cache hit" if event.cache_hit else ""
-                    bar.message(f"wrote {out} ({event.steps} steps in {format_seconds(event.wall_time)}{hit})")
+                    bar.message(f"wrote {out} ({event.steps} steps in {format_seconds(event.wall_time_seconds)}{hit})")
         except ClientError as exc:
             bar.done()
             print(f"nst stylize: {exc.message}", file=sys.stderr)
@@ -203,7 +228,8 @@ def _stylize_remote(args, content: bytes, styles: list[bytes], out: Path, previe
     return 0
 
 
-def _stylize_local(args, content: bytes, styles: list[bytes], out: Path, preview_dir: Optional[Path]) -> int:
+def _stylize_local(args, content: bytes, styles: list[bytes], init: Optional[bytes], out: Path,
+                   preview_dir: Optional[Path]) -> int:
     from nst_core.engine import Engine
     from nst_core.errors import InvalidInput, NSTError
     from nst_core.images import decode_image
@@ -213,7 +239,7 @@ def _stylize_local(args, content: bytes, styles: list[bytes], out: Path, preview
     last_preview = [0.0, 0]
 
     def on_progress(p) -> None:
-        bar.update(p.stage, p.stages, p.step, p.total, p.overall_step, p.overall_total, p.eta)
+        bar.update(p)
         if preview_dir is not None and time.monotonic() - last_preview[0] >= 1.0:
             last_preview[0] = time.monotonic()
             last_preview[1] += 1
@@ -223,9 +249,10 @@ def _stylize_local(args, content: bytes, styles: list[bytes], out: Path, preview
         content_image = decode_image(content, field="content", max_pixels=DEFAULT_MAX_PIXELS)
         style_images = [decode_image(s, field=f"styles[{i}]", max_pixels=DEFAULT_MAX_PIXELS)
                         for i, s in enumerate(styles)]
-        options = with_overrides(StyleOptions(), **_options(args))
+        init_image = decode_image(init, field="init_image", max_pixels=DEFAULT_MAX_PIXELS) if init else None
+        options = with_overrides(StyleOptions(), **_options(args), style_blend=args.style_blend)
         engine = Engine(weights=args.weights, device=args.device, preprocessing=args.preprocessing)
-        result = engine.stylize(content_image, style_images, options, progress=on_progress)
+        result = engine.stylize(content_image, style_images, options, progress=on_progress, init_image=init_image)
     except InvalidInput as exc:
         bar.done()
         print(f"nst stylize: {exc}", file=sys.stderr)

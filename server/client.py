@@ -1,7 +1,7 @@
 """Client library for the style server: connect, stylize with typed events, cancel, describe.
 
-Only the standard library, grpcio, protobuf and the generated stubs are used, so that it runs inside any
-Python that has those two packages (the GIMP plug-in's helper) and starts without loading torch.
+Only the standard library, grpcio (with its health-checking stubs), protobuf and the generated stubs are
+used, so that it runs in a client-only install (the GIMP plug-in's helper) and starts without loading torch.
 
     with StyleClient() as client:
         for event in client.stylize(ImageData.encoded(content), [ImageData.encoded(style)]):
@@ -15,33 +15,25 @@ from dataclasses import dataclass
 from typing import Optional
 
 import grpc
+from google.protobuf import json_format
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from protos.nst.v1 import style_pb2, style_pb2_grpc
 
 from .config import ERROR_FIELD_METADATA_KEY, TOKEN_METADATA_KEY, default_address, default_token
-from .events import Event, Finished, Preview, Progress, Queued, Result, Started
+from .events import Event, Finished, Preview, Progress, Queued, Result, Started, from_message
 
 __all__ = [
     "StyleClient", "ImageData", "ClientError", "StylizeStream", "OPTION_KEYS",
     "Queued", "Started", "Progress", "Preview", "Result", "Finished", "Event",
 ]
 
-#: Keys accepted in ``StyleClient.stylize(options=...)``; each maps to a ``StyleOptions`` proto field.
-OPTION_KEYS = (
-    "preset", "max_size", "steps", "coarse_steps", "style_weight", "style_strength", "content_weight",
-    "tv_weight", "preserve_colors", "seed", "optimizer", "init", "pooling", "multiscale", "style_scale",
-    "output_size", "content_layers", "style_layers",
-)
+#: Keys accepted in ``StyleClient.stylize(options=...)``: the fields of the proto's ``StyleOptions``.
+OPTION_KEYS = tuple(f.name for f in style_pb2.StyleOptions.DESCRIPTOR.fields)
+_REPEATED_OPTIONS = {f.name for f in style_pb2.StyleOptions.DESCRIPTOR.fields if f.is_repeated}
 _FORMATS = {"png": style_pb2.OUTPUT_FORMAT_PNG, "rgba": style_pb2.OUTPUT_FORMAT_RGBA}
 _FORMAT_NAMES = {v: k for k, v in _FORMATS.items()} | {style_pb2.OUTPUT_FORMAT_UNSPECIFIED: "png"}
-_JOB_STATES = {
-    style_pb2.JOB_STATE_QUEUED: "queued",
-    style_pb2.JOB_STATE_RUNNING: "running",
-    style_pb2.JOB_STATE_SUCCEEDED: "succeeded",
-    style_pb2.JOB_STATE_FAILED: "failed",
-    style_pb2.JOB_STATE_CANCELLED: "cancelled",
-}
-_HEALTH_CHECK = "/grpc.health.v1.Health/Check"
+_JOB_STATE_PREFIX = "JOB_STATE_"
 _UNARY_TIMEOUT = 30.0
 # Requests carry whole images (an 8192 x 8192 RGBA is 256 MiB): lift gRPC's 4 MiB defaults on this side;
 # the server enforces its own, advertised limit.
@@ -105,7 +97,7 @@ def _options_proto(options: Optional[dict]) -> style_pb2.StyleOptions:
         if value is None:
             continue  # the preset's value
         try:
-            if key in ("content_layers", "style_layers"):
+            if key in _REPEATED_OPTIONS:
                 getattr(message, key).extend([value] if isinstance(value, str) else value)
             else:
                 setattr(message, key, value)
@@ -147,9 +139,7 @@ class StylizeStream:
             self.job_id = message.started.job_id
             return Started(message.started.job_id)
         if kind == "progress":
-            p = message.progress
-            return Progress(p.stage, p.stages, p.step, p.total, dict(p.losses), p.elapsed_seconds, p.eta_seconds,
-                            p.overall_step, p.overall_total, p.width, p.height)
+            return from_message(Progress, message.progress)
         if kind == "preview":
             return Preview(message.preview.png, message.preview.width, message.preview.height)
         if kind == "result":
@@ -163,9 +153,7 @@ class StylizeStream:
                 raise ClientError("DATA_LOSS", f"result: got {len(data)} bytes, expected {chunk.total_bytes}")
             return Result(data, chunk.width, chunk.height, _FORMAT_NAMES.get(chunk.format, "png"))
         if kind == "finished":
-            f = message.finished
-            return Finished(f.wall_time_seconds, f.steps, f.cache_hit, f.style_cache_hits, f.queue_seconds,
-                            dict(f.losses))
+            return from_message(Finished, message.finished)
         return None  # an event kind newer than this client: skip it
 
     def cancel(self) -> None:
@@ -198,8 +186,7 @@ class StyleClient:
         self.timeout = timeout
         self._channel = grpc.insecure_channel(self.address, options=_CHANNEL_OPTIONS)
         self._stub = style_pb2_grpc.StyleServiceStub(self._channel)
-        # Health via raw bytes: the plug-in helper's Python may lack the grpcio-health-checking package.
-        self._health_check = self._channel.unary_unary(_HEALTH_CHECK)
+        self._health = health_pb2_grpc.HealthStub(self._channel)
 
     def __enter__(self) -> "StyleClient":
         return self
@@ -223,10 +210,10 @@ class StyleClient:
     def health(self, timeout: float = 5.0) -> str:
         """The server's health status name: "SERVING", "NOT_SERVING", … (ClientError if unreachable)."""
         try:
-            reply = self._health_check(b"", timeout=timeout)  # HealthCheckRequest(service="") is empty
+            reply = self._health.Check(health_pb2.HealthCheckRequest(), timeout=timeout)
         except grpc.RpcError as error:
             raise _error_from_rpc(error, self.address) from None
-        return {0: "UNKNOWN", 1: "SERVING", 2: "NOT_SERVING", 3: "SERVICE_UNKNOWN"}.get(_health_status(reply), "UNKNOWN")
+        return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
 
     def wait_ready(self, timeout: float) -> bool:
         """Wait until the server reports SERVING (weights loaded, warm-up done); False on timeout."""
@@ -243,23 +230,17 @@ class StyleClient:
             time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
 
     def describe(self) -> dict:
-        """Version, device, weights (source, sha256, preprocessing), limits, presets and layer names."""
-        d = self._unary(self._stub.Describe, style_pb2.DescribeRequest())
-        return {
-            "version": d.version,
-            "device": d.device,
-            "weights": {"source": d.weights_source, "sha256": d.weights_sha256, "preprocessing": d.preprocessing},
-            "limits": {"max_pixels": d.limits.max_pixels, "max_request_bytes": d.limits.max_request_bytes,
-                       "queue_size": d.limits.queue_size, "cache_bytes": d.limits.cache_bytes},
-            "presets": {p.name: {"max_size": p.max_size, "steps": p.steps, "coarse_steps": p.coarse_steps,
-                                 "content_weight": p.content_weight, "style_weight": p.style_weight,
-                                 "tv_weight": p.tv_weight} for p in d.presets},
-            "default_preset": d.default_preset,
-            "layer_names": list(d.layer_names),
-            "default_content_layers": list(d.default_content_layers),
-            "default_style_layers": list(d.default_style_layers),
-            "auth_required": d.auth_required,
-        }
+        """Version, device, weights (source, sha256, preprocessing), limits, presets by name, layer names and
+        every option with its bounds: the DescribeResponse as a dict with the proto's field names."""
+        reply = self._unary(self._stub.Describe, style_pb2.DescribeRequest())
+        info = json_format.MessageToDict(reply, preserving_proto_field_name=True,
+                                         always_print_fields_with_no_presence=True)
+        info["weights"] = {"source": info.pop("weights_source"), "sha256": info.pop("weights_sha256"),
+                           "preprocessing": info.pop("preprocessing")}
+        info["presets"] = {p.pop("name"): p for p in info["presets"]}
+        info["options"] = {o.pop("name"): o for o in info["options"]}
+        info["limits"] = {key: int(value) for key, value in info["limits"].items()}  # JSON writes uint64 as text
+        return info
 
     def cancel(self, job_id: str) -> bool:
         """Cancel a queued or running job; False if it had already ended. Unknown id: ClientError NOT_FOUND."""
@@ -268,7 +249,7 @@ class StyleClient:
     def job_state(self, job_id: str) -> str:
         """"queued", "running", "succeeded", "failed" or "cancelled"."""
         reply = self._unary(self._stub.GetJob, style_pb2.GetJobRequest(job_id=job_id))
-        return _JOB_STATES.get(reply.state, "unknown")
+        return style_pb2.JobState.Name(reply.state).removeprefix(_JOB_STATE_PREFIX).lower()
 
     def stylize(self, content: ImageData, styles: list[ImageData], *, style_blend: Optional[list[float]] = None,
                 options: Optional[dict] = None, preview: bool = False, output_format: str = "png",
@@ -294,26 +275,3 @@ class StyleClient:
         call = self._stub.Stylize(request, timeout=self.timeout, metadata=self._metadata())
         return StylizeStream(call, self.address)
 
-
-def _health_status(reply: bytes) -> int:
-    """Read field 1 (the status enum, a varint) of a serialized HealthCheckResponse; 0 if absent."""
-    i = 0
-    while i < len(reply):
-        tag, i = _varint(reply, i)
-        if tag >> 3 == 1 and tag & 7 == 0:
-            return _varint(reply, i)[0]
-        if tag & 7 != 0:
-            return 0  # not a varint field: a reply shape this client does not know
-        _, i = _varint(reply, i)
-    return 0
-
-
-def _varint(data: bytes, i: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[i]
-        i += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, i
-        shift += 7

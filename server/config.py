@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import os
 
+from nst_core.limits import DEFAULT_MAX_PIXELS  # noqa: F401 - one limit for the engine and the server
+
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 ADDRESS_ENV = "NST_SERVER"  # overrides DEFAULT_ADDRESS for clients and `nst serve`
 TOKEN_ENV = "NST_TOKEN"  # bearer token for clients, and turns on auth for `nst serve`
 
-DEFAULT_MAX_PIXELS = 64 * 1024 * 1024  # 64 MP: an 8192 x 8192 image is exactly at the limit
 DEFAULT_QUEUE_SIZE = 8
 DEFAULT_CACHE_MB = 256
 DEFAULT_GRACE_SECONDS = 10.0

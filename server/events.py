@@ -1,7 +1,11 @@
-"""Typed events yielded by ``StyleClient.stylize`` (standard library only)."""
+"""Typed events yielded by ``StyleClient.stylize`` (standard library only).
+
+``Progress`` and ``Finished`` carry the field names of the proto's ``JobProgress`` and ``JobFinished``
+(and the engine's ``nst_core.progress.Progress``): one shape at every hop, converted by name.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 
 @dataclass(frozen=True)
@@ -21,13 +25,13 @@ class Progress:
     stages: int
     step: int  # 1-based step within the stage
     total: int  # steps in the stage
+    overall_step: int
+    overall_total: int
     losses: dict[str, float]
-    elapsed: float  # seconds since the job started
-    eta: float  # seconds left (estimate)
-    overall_step: int = 0
-    overall_total: int = 0
-    width: int = 0
-    height: int = 0
+    elapsed_seconds: float  # since the job started
+    eta_seconds: float  # left (estimate)
+    width: int  # size optimized at this stage
+    height: int
 
 
 @dataclass(frozen=True)
@@ -47,12 +51,21 @@ class Result:
 
 @dataclass(frozen=True)
 class Finished:
-    wall_time: float  # seconds the job ran (not counting its wait in the queue)
+    wall_time_seconds: float  # the job ran (not counting its wait in the queue)
     steps: int
     cache_hit: bool  # a style target came from the server's cache
-    style_cache_hits: int = 0
-    queue_time: float = 0.0
-    losses: dict[str, float] = field(default_factory=dict)
+    style_cache_hits: int
+    queue_seconds: float
+    losses: dict[str, float]
 
 
 Event = Queued | Started | Progress | Preview | Result | Finished
+
+
+def from_message(cls, message):
+    """An event dataclass from the proto message (or any object) with the same field names."""
+    values = {}
+    for f in fields(cls):
+        value = getattr(message, f.name)
+        values[f.name] = dict(value) if f.name == "losses" else value
+    return cls(**values)

@@ -4,7 +4,6 @@ A bad request is refused at once with the offending field named, instead of afte
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
@@ -19,12 +18,6 @@ from .config import MAX_STYLES
 
 DEFAULT_PREVIEW_INTERVAL = 1.0  # seconds between previews
 DEFAULT_PREVIEW_SIZE = 256  # long side of previews, pixels
-# Proto option fields that map one to one onto StyleOptions fields.
-_SCALAR_OPTIONS = (
-    "preset", "max_size", "steps", "coarse_steps", "style_weight", "style_strength", "content_weight",
-    "tv_weight", "preserve_colors", "seed", "optimizer", "init", "pooling", "multiscale", "style_scale",
-    "output_size",
-)
 
 
 @dataclass
@@ -50,8 +43,6 @@ def decode(message: style_pb2.ImageData, field: str, max_pixels: int) -> Image.I
     if kind is None:
         raise InvalidInput(field, "no image given (set `encoded` or `rgba`)")
     if kind == "encoded":
-        if not message.encoded:
-            raise InvalidInput(field, "image data is empty")
         return decode_image(message.encoded, field=field, max_pixels=max_pixels)  # returns RGB, RGBA or L
     raw = message.rgba
     if raw.width <= 0 or raw.height <= 0:
@@ -66,17 +57,16 @@ def decode(message: style_pb2.ImageData, field: str, max_pixels: int) -> Image.I
 
 
 def _options(request: style_pb2.StylizeRequest) -> StyleOptions:
+    """The proto's options by name (a field left unset keeps the engine's default or the preset's value)."""
     given = request.options
-    known = {f.name for f in dataclasses.fields(StyleOptions)}
     values = {}
-    for name in _SCALAR_OPTIONS:
-        if given.HasField(name):
-            if name not in known:
-                raise InvalidInput(name, "is not supported by this server's engine")
+    for descriptor in given.DESCRIPTOR.fields:
+        name = descriptor.name
+        if descriptor.is_repeated:
+            if getattr(given, name):
+                values[name] = tuple(getattr(given, name))
+        elif given.HasField(name):
             values[name] = getattr(given, name)
-    for name in ("content_layers", "style_layers"):
-        if getattr(given, name):
-            values[name] = tuple(getattr(given, name))
     if request.style_blend:
         values["style_blend"] = tuple(request.style_blend)
     return StyleOptions(**values)
@@ -86,8 +76,6 @@ def build(request: style_pb2.StylizeRequest, max_pixels: int) -> JobInput:
     """Validate and decode a request. Raises InvalidInput naming the field at the first problem."""
     if not request.HasField("content"):
         raise InvalidInput("content", "a content image is required")
-    if not request.styles:
-        raise InvalidInput("styles", "at least one style image is required")
     if len(request.styles) > MAX_STYLES:
         raise InvalidInput("styles", f"at most {MAX_STYLES} style images, got {len(request.styles)}")
     if request.preview_interval_seconds < 0:

@@ -18,7 +18,9 @@ from typing import Optional
 
 import grpc
 
+from nst_core.cache import TargetCache
 from nst_core.errors import Cancelled, InvalidInput, WeightsUnavailable, is_out_of_memory
+from nst_core.interface import StyleEngine
 from nst_core.progress import CancelToken
 from protos.nst.v1 import style_pb2
 
@@ -106,6 +108,12 @@ def _preview_message(image, max_size: int) -> style_pb2.StylizeResponse:
                                                                    height=image.height))
 
 
+def _progress_message(progress) -> style_pb2.JobProgress:
+    """The engine's Progress as the proto message: the same field names (one shape end to end)."""
+    fields = style_pb2.JobProgress.DESCRIPTOR.fields
+    return style_pb2.JobProgress(**{f.name: getattr(progress, f.name) for f in fields})
+
+
 def _failure(exc: BaseException) -> JobError:
     """Map an engine exception to a status; anything unexpected becomes INTERNAL, never UNKNOWN."""
     if isinstance(exc, InvalidInput):
@@ -121,7 +129,7 @@ def _failure(exc: BaseException) -> JobError:
 class JobManager:
     """Runs jobs one at a time on ``engine``; at most ``queue_size`` more wait their turn."""
 
-    def __init__(self, engine, *, queue_size: int, style_cache=None):
+    def __init__(self, engine: StyleEngine, *, queue_size: int, style_cache: Optional[TargetCache] = None):
         self.engine = engine
         self.queue_size = queue_size
         self.style_cache = style_cache
@@ -235,10 +243,7 @@ class JobManager:
 
         def on_progress(p) -> None:
             job.steps_done = p.overall_step
-            job.push(style_pb2.StylizeResponse(progress=style_pb2.JobProgress(
-                stage=p.stage, stages=p.stages, step=p.step, total=p.total, overall_step=p.overall_step,
-                overall_total=p.overall_total, losses=p.losses, elapsed_seconds=p.elapsed, eta_seconds=p.eta,
-                width=p.size[0], height=p.size[1])))
+            job.push(style_pb2.StylizeResponse(progress=_progress_message(p)))
             now = time.monotonic()
             if job_input.preview and p.preview is not None and now - last_preview[0] >= job_input.preview_interval:
                 last_preview[0] = now
@@ -261,7 +266,7 @@ class JobManager:
             return
         finally:
             del job_input  # free the decoded images before the result is streamed
-        hits = int(getattr(result, "style_cache_hits", 0))
+        hits = result.style_cache_hits
         finished = style_pb2.StylizeResponse(finished=style_pb2.JobFinished(
             wall_time_seconds=result.wall_time, steps=result.steps, cache_hit=hits > 0, style_cache_hits=hits,
             queue_seconds=job.started - job.submitted, losses=result.losses))

@@ -7,8 +7,8 @@ starts this module with the interpreter recorded by the installer. Events go to 
 per line (see ``gimp_plugin/neural_style_transfer/nst_job.py`` for the other side):
 
     {"type": "status", "text": ...}            {"type": "queued", "position": n}
-    {"type": "started", "job_id": ...}         {"type": "progress", "stage", "stages", "step", "total", ...}
-    {"type": "result", "file", "width", "height", "wall_time", "steps", "cache_hit"}
+    {"type": "started", "job_id": ...}         {"type": "progress", <the fields of server.events.Progress>}
+    {"type": "result", "file", "width", "height", <the fields of server.events.Finished>}
     {"type": "error", "code", "message"}       (message: what went wrong and what to do)
 
 stdin is the plug-in's lifeline: EOF (the plug-in closed it, or died: GIMP's Cancel kills it) cancels the
@@ -17,6 +17,7 @@ interpreter may hold just grpcio and protobuf.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -29,24 +30,26 @@ import time
 from .client import ClientError, ImageData, Progress, Queued, Result, Started, Finished, StyleClient
 from .config import default_address
 
+# Windows: no console, and not in our process group, so the server outlives this helper and Ctrl+C in
+# GIMP's terminal (DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP).
+_DETACHED_ON_WINDOWS = 0x00000008 | 0x00000200
 SERVER_START_TIMEOUT = 300.0  # first start loads VGG19 and warms up; slow disks take a while
 PROBE_TIMEOUT = 2.0
-# Server option names → the plug-in argument a user sets, for error messages.
-ARGUMENT_NAMES = {
-    "max_size": "max-size", "steps": "iterations", "style_strength": "style-weight", "preset": "preset",
-    "preserve_colors": "preserve-colors", "seed": "seed", "styles": "style-file / style-drawable",
-    "content": "the layer", "options": "the arguments",
-}
+# Request fields that are not options, as the plug-in's user knows them (options are the arguments of the
+# same name with '-' for '_').
+FIELD_NAMES = {"styles": "style-file / style-drawable", "content": "the layer", "options": "the arguments"}
 
 
-class BridgeError(Exception):
+class HelperError(Exception):
     def __init__(self, code: str, message: str):
         super().__init__(message)
         self.code = code
         self.message = message
 
 
-class Bridge:
+class HelperJob:
+    """One plug-in job: read the job folder, reach (or start) the server, stream events to stdout."""
+
     def __init__(self, job_dir: str, out=None):
         self.job_dir = job_dir
         self.out = out or sys.stdout
@@ -96,7 +99,7 @@ class Bridge:
             self.client = StyleClient(address, token=job.get("token") or None)
             self._ensure_server(address, job.get("auto_start", True))
             self._stylize(job)
-        except BridgeError as exc:
+        except HelperError as exc:
             self.emit(type="error", code=exc.code, message=exc.message)
         except ClientError as exc:
             self.emit(type="error", code=exc.code, message=explain(exc, self.client))
@@ -109,7 +112,7 @@ class Bridge:
             with open(os.path.join(self.job_dir, "job.json"), encoding="utf-8") as f:
                 return json.load(f)
         except (OSError, ValueError) as exc:
-            raise BridgeError("INVALID_ARGUMENT", f"Cannot read the job from the plug-in ({exc}).") from None
+            raise HelperError("INVALID_ARGUMENT", f"Cannot read the job from the plug-in ({exc}).") from None
 
     def _image(self, entry: dict) -> ImageData:
         with open(os.path.join(self.job_dir, os.path.basename(entry["file"])), "rb") as f:
@@ -131,7 +134,7 @@ class Bridge:
             return
         if not auto_start or not is_local(address):
             why = "auto-start is off" if not auto_start else "it is not a local address"
-            raise BridgeError("UNAVAILABLE",
+            raise HelperError("UNAVAILABLE",
                               f"No style server answers at {address} ({why}). Start one with "
                               f"`nst serve --address {address}` and run the filter again"
                               + (", or turn on auto-start." if not auto_start else "."))
@@ -152,23 +155,19 @@ class Bridge:
                 self.job_id = event.job_id
                 self.emit(type="started", job_id=event.job_id)
             elif isinstance(event, Progress):
-                self.emit(type="progress", stage=event.stage, stages=event.stages, step=event.step,
-                          total=event.total, elapsed=event.elapsed, eta=event.eta,
-                          overall_step=event.overall_step, overall_total=event.overall_total)
+                self.emit(type="progress", **dataclasses.asdict(event))
             elif isinstance(event, Result):
                 result = event
             elif isinstance(event, Finished):
                 finished = event
         if result is None:
-            raise BridgeError("INTERNAL", "The style server ended the job without a result; try again.")
+            raise HelperError("INTERNAL", "The style server ended the job without a result; try again.")
         name = os.path.basename(job.get("result") or "result.rgba")
         with open(os.path.join(self.job_dir, name), "wb") as f:
             f.write(result.data)
         self.done = True  # from here on, a closed stdin is the normal goodbye
         self.emit(type="result", file=name, width=result.width, height=result.height,
-                  wall_time=finished.wall_time if finished else None,
-                  steps=finished.steps if finished else None,
-                  cache_hit=finished.cache_hit if finished else None)
+                  **(dataclasses.asdict(finished) if finished else {}))
 
 
 def is_local(address: str) -> bool:
@@ -197,7 +196,7 @@ def start_server(address: str, client: StyleClient, tick) -> None:
     """Start `python -m server serve` detached (it outlives us, for the next call) and wait for SERVING."""
     log_path = server_log_path(address)
     with open(log_path, "ab") as log:
-        kwargs = {"start_new_session": True} if os.name == "posix" else {"creationflags": 0x00000208}
+        kwargs = {"start_new_session": True} if os.name == "posix" else {"creationflags": _DETACHED_ON_WINDOWS}
         process = subprocess.Popen([sys.executable, "-m", "server", "serve", "--address", address],
                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, close_fds=True, **kwargs)
     wait_serving(address, client, tick, process, log_path)
@@ -213,12 +212,12 @@ def wait_serving(address: str, client: StyleClient, tick, process=None, log_path
             if answers(client):
                 process = None  # another start (the user's, or a second filter run) won the address: wait for it
                 continue
-            raise BridgeError("UNAVAILABLE",
+            raise HelperError("UNAVAILABLE",
                               f"The style server could not start (exit code {process.returncode}):\n"
                               f"{_tail(log_path)}\nFix the cause above, or start it yourself with "
                               f"`nst serve --address {address}`; full log: {log_path}")
         tick()
-    raise BridgeError("UNAVAILABLE", f"The style server at {address} did not become ready within "
+    raise HelperError("UNAVAILABLE", f"The style server at {address} did not become ready within "
                                      f"{SERVER_START_TIMEOUT:.0f} s; see the server's log ({server_log_path(address)} "
                                      f"if the plug-in started it), or restart it with `nst serve --address {address}`.")
 
@@ -235,7 +234,7 @@ def explain(error: ClientError, client: StyleClient | None) -> str:
     """A ClientError as advice for a GIMP user."""
     address = client.address if client else default_address()
     if error.code == "INVALID_ARGUMENT":
-        where = ARGUMENT_NAMES.get(error.field or "", error.field)
+        where = FIELD_NAMES.get(error.field or "", (error.field or "").replace("_", "-"))
         return (f"The style server rejected {where}: {error.message}. Change it and run the filter again."
                 if where else f"The style server rejected the job: {error.message}.")
     if error.code == "UNAVAILABLE":
@@ -258,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(argv) != 1 or not os.path.isdir(argv[0]):
         print("usage: python -m server.plugin_bridge JOB_DIR (started by the GIMP plug-in)", file=sys.stderr)
         return 2
-    bridge = Bridge(argv[0])
+    bridge = HelperJob(argv[0])
     threading.Thread(target=bridge.watch_stdin, args=(sys.stdin.buffer,), daemon=True).start()
     bridge.run()
     # Stay until the plug-in has read the result and closes stdin; the watcher then cleans up and exits.

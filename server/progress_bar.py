@@ -1,54 +1,54 @@
-"""A one-line progress bar on stderr: stage, step/total, percentage and ETA (standard library only)."""
+"""The CLI's progress line on stderr, drawn by tqdm: stage, step/total, percentage, rate and ETA.
+
+On a terminal tqdm redraws one line in place; elsewhere (a pipe, a log) a line is printed at most once a
+second. The ETA is the engine's, which weighs the steps of every scale by their pixels; tqdm's own estimate
+would assume all steps cost the same.
+"""
 from __future__ import annotations
 
 import sys
 import time
 from typing import Optional, TextIO
 
+from tqdm import tqdm
+
+_FORMAT = "{desc}  {percentage:3.0f}%|{bar:24}| [{elapsed}, {rate_fmt}{postfix}]"
+
 
 def format_seconds(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    minutes, seconds = divmod(seconds, 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+    return tqdm.format_interval(max(0.0, seconds))
 
 
 class ProgressBar:
-    """Redraws in place on a terminal; elsewhere (a pipe, a log) prints at most one line per second."""
-
-    WIDTH = 24
-
     def __init__(self, stream: Optional[TextIO] = None):
         self.stream = stream or sys.stderr
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self._bar: Optional[tqdm] = None
+        self._start = time.monotonic()
         self._last_line = 0.0
-        self._drawn = False
 
     def message(self, text: str) -> None:
-        self._clear()
-        print(text, file=self.stream, flush=True)
+        tqdm.write(text, file=self.stream)
 
-    def update(self, stage: int, stages: int, step: int, total: int, overall_step: int, overall_total: int,
-               eta: float) -> None:
-        fraction = overall_step / overall_total if overall_total else (step / total if total else 0.0)
-        filled = int(self.WIDTH * fraction)
-        line = (f"stage {stage}/{stages}  step {step}/{total}  [{'#' * filled}{'-' * (self.WIDTH - filled)}] "
-                f"{fraction * 100:3.0f}%  ETA {format_seconds(eta)}")
+    def update(self, progress) -> None:
+        """``progress``: anything with the Progress fields (the engine's or ``server.events.Progress``)."""
+        p = progress
+        desc = f"stage {p.stage}/{p.stages}  step {p.step}/{p.total}"
+        eta = f"ETA {format_seconds(p.eta_seconds)}"
         if self.tty:
-            self.stream.write("\r" + line + "\x1b[K")
-            self.stream.flush()
-            self._drawn = True
-        elif time.monotonic() - self._last_line >= 1.0 or overall_step == overall_total:
+            if self._bar is None:
+                self._bar = tqdm(total=p.overall_total, file=self.stream, unit="step", bar_format=_FORMAT,
+                                 leave=False)
+            self._bar.set_description_str(desc, refresh=False)
+            self._bar.set_postfix_str(eta, refresh=False)
+            self._bar.update(p.overall_step - self._bar.n)
+        elif time.monotonic() - self._last_line >= 1.0 or p.overall_step == p.overall_total:
             self._last_line = time.monotonic()
+            line = tqdm.format_meter(p.overall_step, p.overall_total, time.monotonic() - self._start, prefix=desc,
+                                     unit="step", bar_format=_FORMAT, postfix=eta, ascii=True)
             print(line, file=self.stream, flush=True)
 
-    def _clear(self) -> None:
-        if self._drawn:
-            self.stream.write("\r\x1b[K")
-            self._drawn = False
-
     def done(self) -> None:
-        if self._drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-            self._drawn = False
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

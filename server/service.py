@@ -8,6 +8,8 @@
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import gc
 import hmac
 import logging
@@ -16,7 +18,7 @@ import queue
 import socket
 import threading
 from concurrent import futures
-from typing import Callable, Optional, Union
+from typing import Callable, Optional
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -25,12 +27,13 @@ from grpc_reflection.v1alpha import reflection
 from nst_core.cache import TargetCache
 from nst_core.errors import InvalidInput, WeightsUnavailable
 from nst_core.layers import LAYER_NAMES
-from nst_core.options import CONTENT_LAYERS, DEFAULT_PRESET, PRESETS, STYLE_LAYERS
+from nst_core.interface import StyleEngine
+from nst_core.options import CONTENT_LAYERS, DEFAULT_PRESET, PRESETS, STYLE_LAYERS, OptionSpec, option_specs
 from protos.nst.v1 import style_pb2, style_pb2_grpc
 
 from . import __version__, job_input
 from .config import (DEFAULT_CACHE_MB, DEFAULT_MAX_PIXELS, DEFAULT_QUEUE_SIZE, ERROR_FIELD_METADATA_KEY,
-                     RESULT_CHUNK_BYTES, TOKEN_METADATA_KEY, max_request_bytes)
+                     MAX_STYLES, RESULT_CHUNK_BYTES, TOKEN_METADATA_KEY, max_request_bytes)
 from .jobs import JobEnd, JobError, JobManager, ResultPayload
 
 log = logging.getLogger("nst.server")
@@ -117,25 +120,34 @@ class StyleServicer(style_pb2_grpc.StyleServiceServicer):
 
     def Describe(self, request, context):
         state = self._state
-        engine = state.engine
-        info = getattr(engine, "weights_info", None)
+        engine = state.engine  # None while loading
+        loaded = {}
+        if engine is not None:
+            loaded = dict(device=engine.device, weights_source=engine.weights_info.source,
+                          weights_sha256=engine.weights_info.sha256, preprocessing=engine.weights_info.preprocessing)
         return style_pb2.DescribeResponse(
             version=__version__,
-            device=str(getattr(engine, "device", "")) if engine is not None else "",
-            weights_source=str(getattr(info, "source", "")),
-            weights_sha256=str(getattr(info, "sha256", "")),
-            preprocessing=str(getattr(info, "preprocessing", "")),
+            **loaded,
             limits=style_pb2.Limits(max_pixels=state.max_pixels, max_request_bytes=max_request_bytes(state.max_pixels),
-                                    queue_size=state.queue_size, cache_bytes=state.cache.max_bytes),
-            presets=[style_pb2.Preset(name=name, max_size=p.max_size, steps=p.steps, coarse_steps=p.coarse_steps,
-                                      content_weight=p.content_weight, style_weight=p.style_weight,
-                                      tv_weight=p.tv_weight) for name, p in PRESETS.items()],
+                                    queue_size=state.queue_size, cache_bytes=state.cache.max_bytes,
+                                    max_styles=MAX_STYLES),
+            presets=[style_pb2.Preset(name=name, **dataclasses.asdict(p)) for name, p in PRESETS.items()],
             default_preset=DEFAULT_PRESET,
             layer_names=LAYER_NAMES,
             default_content_layers=CONTENT_LAYERS,
             default_style_layers=STYLE_LAYERS,
             auth_required=state.token is not None,
+            options=_OPTION_INFOS,
         )
+
+
+def _option_info(name: str, spec: OptionSpec) -> style_pb2.OptionInfo:
+    bounds = {key: value for key, value in (("minimum", spec.minimum), ("maximum", spec.maximum)) if value is not None}
+    return style_pb2.OptionInfo(name=name, kind=spec.kind, help=spec.help, choices=spec.choices,
+                                exclusive_minimum=spec.exclusive_minimum, **bounds)
+
+
+_OPTION_INFOS = [_option_info(name, spec) for name, spec in option_specs().items()]
 
 
 def _chunks(payload: ResultPayload):
@@ -189,12 +201,9 @@ class _ServerState:
         self.queue_size = queue_size
         self.max_pixels = max_pixels
         self.cache = cache
-        self.engine = None
+        self.engine: Optional[StyleEngine] = None
         self.manager: Optional[JobManager] = None
         self.load_error: Optional[str] = None
-
-
-EngineSource = Union[object, Callable[[], object], None]
 
 
 class ServerHandle:
@@ -213,7 +222,7 @@ class ServerHandle:
         return self._state.manager
 
     @property
-    def engine(self):
+    def engine(self) -> Optional[StyleEngine]:
         return self._state.engine
 
     @property
@@ -240,10 +249,29 @@ class ServerHandle:
     def wait_for_termination(self, timeout: Optional[float] = None) -> bool:
         return self._server.wait_for_termination(timeout)
 
-
-def _warm_up(engine) -> None:
-    """So the first real request pays no one-time setup (kernels, allocator, thread pools)."""
-    engine.warm_up()
+    def _load(self, load: Callable[[], StyleEngine], warmup: bool) -> None:
+        """In the background: load and warm up the engine, then turn SERVING (or record why not)."""
+        state = self._state
+        try:
+            engine = load()
+            if warmup:  # so the first real request pays no one-time setup (kernels, allocator, threads)
+                engine.warm_up()
+            # The model and libraries are long-lived: move them out of the garbage collector's view, so a
+            # full collection per job (the engine frees job memory that way) costs ~1 ms instead of ~250.
+            gc.collect()
+            gc.freeze()
+        except WeightsUnavailable as exc:
+            state.load_error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - reported through load_error and FAILED_PRECONDITION
+            log.exception("loading the model failed")
+            state.load_error = f"{type(exc).__name__}: {exc}"
+        else:
+            state.engine = engine
+            state.manager = JobManager(engine, queue_size=state.queue_size, style_cache=state.cache)
+            if not self._stopped.is_set():
+                for name in ("", SERVICE_NAME):
+                    self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        self._ready.set()
 
 
 def _claim_unix_path(address: str) -> None:
@@ -279,25 +307,13 @@ def _bind(server: grpc.Server, address: str) -> str:
     return f"{host}:{port}"
 
 
-def start_server(engine: EngineSource = None, *, address: str = "127.0.0.1:0", weights: str = "original",
-                 device: Optional[str] = None, preprocessing: Optional[str] = None, token: Optional[str] = None,
-                 queue_size: int = DEFAULT_QUEUE_SIZE, max_pixels: int = DEFAULT_MAX_PIXELS,
-                 cache_mb: int = DEFAULT_CACHE_MB, warmup: bool = True, wait: bool = True) -> ServerHandle:
-    """Start a real gRPC server. ``engine`` is a loaded ``nst_core.engine.Engine``, a callable returning one,
-    or None to load ``Engine(weights, device, preprocessing=…)``. Listening starts at once with health NOT_SERVING; loading
-    and warm-up run in the background, then health turns SERVING. ``wait`` blocks until then and raises
-    ServerStartError if loading failed."""
-    if queue_size < 0:
-        raise ValueError("queue_size must be >= 0")
-    if max_pixels <= 0:
-        raise ValueError("max_pixels must be > 0")
-    state = _ServerState(token=token, queue_size=queue_size, max_pixels=max_pixels,
-                         cache=TargetCache(max_bytes=cache_mb * 1024 * 1024))
-    limit = max_request_bytes(max_pixels)
-    workers = queue_size + 1 + _SPARE_THREADS
+def _grpc_server(state: _ServerState) -> tuple[grpc.Server, health.HealthServicer]:
+    """The style service, health (NOT_SERVING until the model is loaded) and reflection on one server."""
+    limit = max_request_bytes(state.max_pixels)
+    workers = state.queue_size + 1 + _SPARE_THREADS
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nst-rpc"),
-        interceptors=[_TokenAuth(token)] if token else [],
+        interceptors=[_TokenAuth(state.token)] if state.token else [],
         maximum_concurrent_rpcs=workers,
         options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", limit),
                  ("grpc.max_send_message_length", limit)],
@@ -308,42 +324,40 @@ def start_server(engine: EngineSource = None, *, address: str = "127.0.0.1:0", w
     for name in ("", SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-    bound = _bind(server, address)
+    return server, health_servicer
+
+
+def start_server(engine: Optional[StyleEngine] = None, *, load: Optional[Callable[[], StyleEngine]] = None,
+                 address: str = "127.0.0.1:0", weights: str = "original", device: Optional[str] = None,
+                 preprocessing: Optional[str] = None, token: Optional[str] = None,
+                 queue_size: int = DEFAULT_QUEUE_SIZE, max_pixels: int = DEFAULT_MAX_PIXELS,
+                 cache_mb: int = DEFAULT_CACHE_MB, warmup: bool = True, wait: bool = True) -> ServerHandle:
+    """Start a real gRPC server around a loaded ``engine``, or one that ``load()`` returns, or else
+    ``Engine(weights, device, preprocessing=…)``. Listening starts at once with health NOT_SERVING; loading
+    and warm-up run in the background, then health turns SERVING. ``wait`` blocks until then and raises
+    ServerStartError if loading failed."""
+    if queue_size < 0:
+        raise ValueError("queue_size must be >= 0")
+    if max_pixels <= 0:
+        raise ValueError("max_pixels must be > 0")
+    if engine is not None:
+        load = lambda: engine  # noqa: E731
+    elif load is None:
+        load = functools.partial(_product_engine, weights, device, preprocessing)
+    state = _ServerState(token=token, queue_size=queue_size, max_pixels=max_pixels,
+                         cache=TargetCache(max_bytes=cache_mb * 1024 * 1024))
+    server, health_servicer = _grpc_server(state)
+    handle = ServerHandle(server, _bind(server, address), state, health_servicer)
     server.start()
-    handle = ServerHandle(server, bound, state, health_servicer)
-
-    def load() -> None:
-        try:
-            if engine is None:
-                from nst_core.engine import Engine
-
-                loaded = Engine(weights=weights, device=device, preprocessing=preprocessing)
-            elif callable(engine) and not hasattr(engine, "stylize"):
-                loaded = engine()
-            else:
-                loaded = engine
-            if warmup:
-                _warm_up(loaded)
-            # The model and libraries are long-lived: move them out of the garbage collector's view, so a
-            # full collection per job (the engine frees job memory that way) costs ~1 ms instead of ~250.
-            gc.collect()
-            gc.freeze()
-        except WeightsUnavailable as exc:
-            state.load_error = str(exc)
-        except Exception as exc:  # noqa: BLE001 - reported through load_error and FAILED_PRECONDITION
-            log.exception("loading the model failed")
-            state.load_error = f"{type(exc).__name__}: {exc}"
-        else:
-            state.engine = loaded
-            state.manager = JobManager(loaded, queue_size=queue_size, style_cache=state.cache)
-            if not handle._stopped.is_set():
-                for name in ("", SERVICE_NAME):
-                    health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-        handle._ready.set()
-
-    threading.Thread(target=load, name="nst-load", daemon=True).start()
+    threading.Thread(target=handle._load, args=(load, warmup), name="nst-load", daemon=True).start()
     if wait and not handle.wait_ready():
         message = handle.load_error
         handle.stop(0)
         raise ServerStartError(f"the model could not be loaded: {message}")
     return handle
+
+
+def _product_engine(weights: str, device: Optional[str], preprocessing: Optional[str]) -> StyleEngine:
+    from nst_core.engine import Engine  # torch: imported only by the process that serves
+
+    return Engine(weights=weights, device=device, preprocessing=preprocessing)

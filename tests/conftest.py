@@ -1,17 +1,20 @@
-"""Shared fixtures: the real engine (original weights, loaded once) and the bundled sample pictures."""
+"""Shared fixtures: the real engine (original weights, loaded once), one real server around it, and the
+bundled sample pictures. Helpers for single tests are in ``helpers.py``."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "samples"
+from tests.helpers import SAMPLES
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "large: moves a 256 MiB image through the server (a few seconds)")
 
 
 @pytest.fixture(scope="session")
-def samples() -> Path:
+def samples():
     return SAMPLES
 
 
@@ -27,21 +30,39 @@ def engine():
 
 
 @pytest.fixture(scope="session")
-def cat(samples):
+def server(engine):
+    """One real server on 127.0.0.1:0 around the session's engine, for every test that needs a healthy one."""
+    from server.service import start_server
+
+    handle = start_server(engine=engine, address="127.0.0.1:0", queue_size=8)
+    yield handle
+    handle.stop(grace=2)
+
+
+@pytest.fixture
+def client(server):
+    from server.client import StyleClient
+
+    with StyleClient(server.address, timeout=120) as c:
+        yield c
+
+
+def _sample(name):
     from PIL import Image
 
-    return Image.open(samples / "chelsea.png").convert("RGB")
+    return Image.open(SAMPLES / name).convert("RGB")
 
 
 @pytest.fixture(scope="session")
-def starry(samples):
-    from PIL import Image
-
-    return Image.open(samples / "starry_night.jpg").convert("RGB")
+def cat():
+    return _sample("chelsea.png")
 
 
 @pytest.fixture(scope="session")
-def scream(samples):
-    from PIL import Image
+def starry():
+    return _sample("starry_night.jpg")
 
-    return Image.open(samples / "the_scream.jpg").convert("RGB")
+
+@pytest.fixture(scope="session")
+def scream():
+    return _sample("the_scream.jpg")

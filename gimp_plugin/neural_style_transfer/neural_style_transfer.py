@@ -22,6 +22,7 @@ import nst_job  # noqa: E402
 from nst_job import PluginError  # noqa: E402
 
 PROCEDURE = "plug-in-neural-style-transfer"
+ARGUMENTS = nst_job.load_arguments(PLUGIN_DIR)  # the job options, as recorded by the installer
 RGBA8 = "R'G'B'A u8"  # 8-bit non-linear RGBA: what the server takes; Gegl converts any layer format to it
 RW = GObject.ParamFlags.READWRITE
 
@@ -157,9 +158,7 @@ def show_progress(event):
 def stylize(image, drawables, config):
     source = check_source(image, drawables)
     plugin_config = nst_job.load_config(PLUGIN_DIR)
-    options = nst_job.server_options(
-        config.get_property("preset"), config.get_property("max-size"), config.get_property("iterations"),
-        config.get_property("style-weight"), config.get_property("preserve-colors"), config.get_property("seed"))
+    options = nst_job.server_options(ARGUMENTS, {a["name"]: config.get_property(a["name"]) for a in ARGUMENTS})
     style, name = read_style(config)
     non_empty, bx, by, bw, bh = source.mask_intersect()
     if not non_empty or bw <= 0 or bh <= 0:
@@ -207,11 +206,18 @@ def run(procedure, run_mode, image, drawables, config, data):
     return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, GLib.Error(message))
 
 
-def choice(*names):
-    values = Gimp.Choice.new()
-    for index, (nick, label) in enumerate(names):
-        values.add(nick, index, label, "")
-    return values
+def add_option_argument(procedure, entry):
+    """One option argument from the installer's table (see ``installer.plugin_arguments``)."""
+    name, label, help_text, default = entry["name"], entry["label"], entry["help"], entry["default"]
+    if entry["kind"] == "choice":
+        values = Gimp.Choice.new()
+        for index, (nick, choice_label, hint) in enumerate(entry["choices"]):
+            values.add(nick, index, choice_label, hint)
+        procedure.add_choice_argument(name, label, help_text, values, default, RW)
+        return
+    low = min(entry["min"], entry.get("unset", entry["min"]))  # the "preset's" value must be settable too
+    add = procedure.add_int_argument if entry["kind"] == "int" else procedure.add_double_argument
+    add(name, label, help_text, low, entry["max"], default, RW)
 
 
 class NeuralStyleTransfer(Gimp.PlugIn):
@@ -237,19 +243,8 @@ class NeuralStyleTransfer(Gimp.PlugIn):
                                     "or anything GIMP opens)", Gimp.FileChooserAction.OPEN, True, None, RW)
         procedure.add_drawable_argument("style-drawable", "Style _layer", "A layer of any open image to use as "
                                         "the style; overrides style-file when set", True, RW)
-        procedure.add_choice_argument("preset", "_Preset", "Quality/speed preset",
-                                      choice(("draft", "Draft (fast)"), ("balanced", "Balanced"),
-                                             ("fine", "Fine (slow)")), "balanced", RW)
-        procedure.add_int_argument("max-size", "_Max size", "Long side of the optimization in pixels "
-                                   "(0 = the preset's; the result is scaled to the layer)", 0, 8192, 0, RW)
-        procedure.add_int_argument("iterations", "_Iterations", "Steps at the final scale (0 = the preset's)",
-                                   0, 10000, 0, RW)
-        procedure.add_double_argument("style-weight", "Style _strength", "Strength of the style (1.0 = the "
-                                      "preset's)", 0.01, 100.0, 1.0, RW)
-        procedure.add_choice_argument("preserve-colors", "Preserve _colors", "Keep the layer's colours",
-                                      choice(("none", "No"), ("luminance", "Luminance only"),
-                                             ("histogram", "Match colour histogram")), "none", RW)
-        procedure.add_int_argument("seed", "S_eed", "Random seed (same seed, same result)", 0, GLib.MAXINT, 0, RW)
+        for entry in ARGUMENTS:
+            add_option_argument(procedure, entry)
         procedure.add_string_argument("server", "Se_rver", "Style server address (empty = the installed "
                                       "default)", "", RW)
         procedure.add_boolean_argument("auto-start", "_Start the server if needed", "Start a local style "

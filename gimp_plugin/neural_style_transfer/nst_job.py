@@ -16,14 +16,13 @@ import sys
 import tempfile
 
 CONFIG_FILE = "nst-config.json"
+ARGUMENTS_FILE = "nst-options.json"  # the option arguments, written by the installer from the engine's options
 JOB_FILE = "job.json"
 CONTENT_FILE = "content.rgba"
 STYLE_RAW_FILE = "style.rgba"
 STYLE_ENCODED_FILE = "style.img"
 RESULT_FILE = "result.rgba"
 
-PRESETS = ("draft", "balanced", "fine")
-COLOR_MODES = ("none", "luminance", "histogram")
 # File types the server decodes itself; other files are opened by GIMP and sent as pixels.
 SERVER_DECODES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
 
@@ -57,30 +56,33 @@ def load_config(plugin_dir):
 
 # ----------------------------------------------------------------------------- arguments
 
-def server_options(preset, max_size, iterations, style_weight, preserve_colors, seed):
-    """Check the procedure's arguments and map them to the server's option names."""
-    if preset not in PRESETS:
-        raise PluginError(f"preset must be one of {', '.join(PRESETS)}; got {preset!r}.")
-    if preserve_colors not in COLOR_MODES:
-        raise PluginError(f"preserve-colors must be one of {', '.join(COLOR_MODES)}; got {preserve_colors!r}.")
-    if max_size < 0:
-        raise PluginError(f"max-size must be 0 (the preset's) or a size in pixels; got {max_size}.")
-    if 0 < max_size < 16:
-        raise PluginError(f"max-size {max_size} is too small to stylize; use at least 16 pixels, or 0.")
-    if iterations < 0:
-        raise PluginError(f"iterations must be 0 (the preset's) or more; got {iterations}.")
-    if not math.isfinite(style_weight) or style_weight <= 0:
-        raise PluginError(f"style-weight must be a positive strength (1.0 = the preset's); got {style_weight}.")
-    if seed < 0:
-        raise PluginError(f"seed must be 0 or more; got {seed}.")
-    options = {"preset": preset, "preserve_colors": preserve_colors, "seed": int(seed),
-               "output_size": "content"}
-    if max_size:
-        options["max_size"] = int(max_size)
-    if iterations:
-        options["steps"] = int(iterations)
-    if style_weight != 1.0:
-        options["style_strength"] = float(style_weight)
+def load_arguments(plugin_dir):
+    """The option arguments the installer recorded (see ``installer.plugin_arguments``); [] if missing, so the
+    procedure still registers and its run explains how to reinstall."""
+    try:
+        with open(os.path.join(plugin_dir, ARGUMENTS_FILE), encoding="utf-8") as f:
+            table = json.load(f)
+    except (OSError, ValueError):
+        return []
+    return table if isinstance(table, list) else []
+
+
+def server_options(arguments, values):
+    """Check the procedure's option arguments (``values`` by argument name) and name them as the server's
+    options; an argument at its ``unset`` value is left to the preset."""
+    options = {"output_size": "content"}  # the layer gets a result of its own size
+    for entry in arguments:
+        name, value = entry["name"], values[entry["name"]]
+        if entry["kind"] == "choice":
+            allowed = [choice[0] for choice in entry["choices"]]
+            if value not in allowed:
+                raise PluginError(f"{name} must be one of {', '.join(allowed)}; got {value!r}.")
+        elif "unset" in entry and value == entry["unset"]:
+            continue
+        elif not (isinstance(value, (int, float)) and math.isfinite(value) and entry["min"] <= value <= entry["max"]):
+            unset = f" or {entry['unset']} (the preset's)" if "unset" in entry else ""
+            raise PluginError(f"{name} must be from {entry['min']} to {entry['max']}{unset}; got {value!r}.")
+        options[entry["option"]] = int(value) if entry["kind"] == "int" else value
     return options
 
 
@@ -111,8 +113,8 @@ def describe_event(event):
         stage, stages = event.get("stage", 1), event.get("stages", 1)
         step, total = event.get("step", 0), max(1, event.get("total", 1))
         text = f"Scale {stage}/{stages} · step {step}/{total}"
-        if event.get("eta") is not None:
-            text += f" · {_clock(event['eta'])} left"
+        if event.get("eta_seconds") is not None:
+            text += f" · {_clock(event['eta_seconds'])} left"
         overall, overall_total = event.get("overall_step", 0), event.get("overall_total", 0)
         if overall_total:
             fraction = overall / overall_total
@@ -183,8 +185,8 @@ def read_result(job_dir, event):
 
 # ----------------------------------------------------------------------------- the bridge process
 
-class Bridge:
-    """The child process that talks to the server. Its stdin stays open until ``close``."""
+class HelperProcess:
+    """The helper (``server.plugin_bridge``) that talks to the server. Its stdin stays open until ``close``."""
 
     def __init__(self, config, job_dir):
         argv, env = helper_command(config, job_dir)
@@ -262,7 +264,7 @@ def run_job(config, content, style, options, server, auto_start, on_event):
     bridge = None
     try:
         write_job(job_dir, content, style, options, server, auto_start)
-        bridge = Bridge(config, job_dir)
+        bridge = HelperProcess(config, job_dir)
         result = error = None
         for event in bridge.events():
             on_event(event)

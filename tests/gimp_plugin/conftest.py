@@ -1,22 +1,5 @@
-"""Fixtures for the plug-in tests: the checkout on sys.path, a real style server with the real weights."""
-import os
-import sys
-
+"""Fixtures for the plug-in tests: a tiny style picture as a file."""
 import pytest
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)  # test this checkout's plug-in and bridge, as the GIMP root gets them
-
-
-@pytest.fixture(scope="session")
-def style_server(engine):
-    """A real server on a free local port around the session's real engine; yields its address."""
-    from server.service import start_server
-
-    handle = start_server(engine=engine, address="127.0.0.1:0")
-    yield handle.address
-    handle.stop(0)
 
 
 @pytest.fixture

@@ -9,20 +9,20 @@ import json
 import os
 import sys
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, REPO)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 from gimp_plugin.neural_style_transfer import nst_job  # noqa: E402
+from tests.helpers import REPO, plugin_options  # noqa: E402
 
 
 def main(address):
-    config = {"python": [sys.executable], "pythonpath": REPO}
+    config = {"python": [sys.executable], "pythonpath": str(REPO)}
     job_dir = nst_job.make_job_dir(config)
     size = 64
     content = bytes((x * 4 % 256, y * 4 % 256, 128, 255)[c] for y in range(size) for x in range(size) for c in range(4))
     style = bytes(((x + y) * 8 % 256, 40, 200, 255)[c] for y in range(size) for x in range(size) for c in range(4))
-    options = nst_job.server_options("draft", 64, 5000, 1.0, "none", 0)  # far longer than the test waits
+    options = plugin_options(preset="draft", max_size=64, steps=5000)  # far longer than the test waits
     nst_job.write_job(job_dir, (content, size, size), (style, size, size), options, address, False)
-    bridge = nst_job.Bridge(config, job_dir)
+    bridge = nst_job.HelperProcess(config, job_dir)
     print(json.dumps({"bridge_pid": bridge.process.pid, "job_dir": job_dir}), flush=True)
     for event in bridge.events():
         print(json.dumps(event), flush=True)

@@ -1,4 +1,5 @@
 """The plug-in ↔ bridge protocol with real processes and a real server (no GIMP needed)."""
+import dataclasses
 import json
 import os
 import signal
@@ -11,23 +12,16 @@ import pytest
 
 from gimp_plugin.neural_style_transfer import nst_job
 from server.client import StyleClient
+from server.events import Progress
 from server import plugin_bridge
-from server.service import start_server
+from tests.helpers import REPO, free_address, plugin_options, running_server
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-HELPER_CONFIG = {"python": [sys.executable], "pythonpath": REPO}
+HELPER_CONFIG = {"python": [sys.executable], "pythonpath": str(REPO)}
 
 
 def gradient(size):
     return bytes((x * 5 % 256, y * 5 % 256, 90, 255 if x > 4 else 0)[c]
                  for y in range(size) for x in range(size) for c in range(4))
-
-
-def free_address():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{s.getsockname()[1]}"
 
 
 def process_gone(pid):
@@ -39,13 +33,13 @@ def process_gone(pid):
         return True
 
 
-def test_job_through_the_bridge_returns_pixels_and_reports_progress(style_server, style_png, tmp_path):
+def test_job_through_the_bridge_returns_pixels_and_reports_progress(server, style_png, tmp_path):
     events = []
-    options = nst_job.server_options("draft", 24, 3, 1.0, "none", 0)
+    options = plugin_options(preset="draft", max_size=24, steps=3)
     work = tmp_path / "jobs"
     data, width, height = nst_job.run_job(
         dict(HELPER_CONFIG, work_dir=str(work)), (gradient(20), 20, 20), ("encoded", style_png.read_bytes()),
-        options, style_server, False, events.append)
+        options, server.address, False, events.append)
     assert (width, height) == (20, 20) and len(data) == 20 * 20 * 4
     assert data[3::4] == gradient(20)[3::4]  # the server carries alpha through
     assert data != gradient(20)
@@ -53,7 +47,7 @@ def test_job_through_the_bridge_returns_pixels_and_reports_progress(style_server
     assert "progress" in kinds and kinds[-1] == "result"
     assert kinds.index("started") < kinds.index("progress")
     progress = next(e for e in events if e["type"] == "progress")
-    assert {"stage", "stages", "step", "total", "eta"} <= set(progress)
+    assert set(progress) == {"type"} | {f.name for f in dataclasses.fields(Progress)}
     assert os.listdir(work) == []  # the job folder is gone
 
 
@@ -66,10 +60,10 @@ def test_unreachable_server_without_auto_start_names_the_fix(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-def test_server_rejection_names_the_plugin_argument(style_server, tmp_path):
+def test_server_rejection_names_the_plugin_argument(server, tmp_path):
     with pytest.raises(nst_job.PluginError) as caught:
         nst_job.run_job(dict(HELPER_CONFIG, work_dir=str(tmp_path)), (gradient(8), 8, 8), (gradient(8), 8, 8),
-                        {"preset": "draft", "max_size": -3}, style_server, False, lambda e: None)
+                        {"preset": "draft", "max_size": -3}, server.address, False, lambda e: None)
     assert "max-size" in str(caught.value)
 
 
@@ -81,9 +75,9 @@ def test_helper_that_cannot_start_says_to_reinstall(tmp_path):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to watch the processes")
-def test_killing_the_plugin_cancels_the_job_and_leaves_nothing(style_server):
+def test_killing_the_plugin_cancels_the_job_and_leaves_nothing(server):
     stand_in = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), "plugin_stand_in.py"),
-                                 style_server], stdout=subprocess.PIPE, text=True)
+                                 server.address], stdout=subprocess.PIPE, text=True)
     first = json.loads(stand_in.stdout.readline())
     job_id = None
     for line in stand_in.stdout:
@@ -94,7 +88,7 @@ def test_killing_the_plugin_cancels_the_job_and_leaves_nothing(style_server):
     assert job_id and os.path.isdir(first["job_dir"])
     stand_in.send_signal(signal.SIGKILL)  # what GIMP's Cancel does to a plug-in
     stand_in.wait()
-    client = StyleClient(style_server)
+    client = StyleClient(server.address)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and not (process_gone(first["bridge_pid"])
                                                and client.job_state(job_id) == "cancelled"):
@@ -110,7 +104,7 @@ def test_auto_start_launches_a_server_that_stays_up(style_png, tmp_path):
     try:
         data, width, height = nst_job.run_job(
             dict(HELPER_CONFIG, work_dir=str(tmp_path)), (gradient(16), 16, 16),
-            ("encoded", style_png.read_bytes()), nst_job.server_options("draft", 16, 2, 1.0, "none", 0),
+            ("encoded", style_png.read_bytes()), plugin_options(preset="draft", max_size=16, steps=2),
             address, True, events.append)
         assert (width, height) == (16, 16)
         assert {"type": "status", "text": "Starting style server…"} in events
@@ -127,7 +121,6 @@ def test_a_server_still_loading_is_waited_for_not_started_again(engine, style_pn
         loaded.wait(60)  # stands for the 5-60 s of a cold weights load
         return engine
 
-    handle = start_server(engine=slow_load, address=free_address(), warmup=False, wait=False)
     events = []
 
     def on_event(event):
@@ -135,14 +128,14 @@ def test_a_server_still_loading_is_waited_for_not_started_again(engine, style_pn
         if event == {"type": "status", "text": "Waiting for the style server to load…"}:
             loaded.set()  # finish loading only once the bridge has seen NOT_SERVING
 
-    try:
-        data, width, height = nst_job.run_job(
-            dict(HELPER_CONFIG, work_dir=str(tmp_path)), (gradient(16), 16, 16),
-            ("encoded", style_png.read_bytes()), nst_job.server_options("draft", 16, 2, 1.0, "none", 0),
-            handle.address, True, on_event)
-    finally:
-        loaded.set()
-        handle.stop(0)
+    with running_server(load=slow_load, address=free_address(), wait=False) as handle:
+        try:
+            data, width, height = nst_job.run_job(
+                dict(HELPER_CONFIG, work_dir=str(tmp_path)), (gradient(16), 16, 16),
+                ("encoded", style_png.read_bytes()), plugin_options(preset="draft", max_size=16, steps=2),
+                handle.address, True, on_event)
+        finally:
+            loaded.set()
     assert (width, height) == (16, 16) and events[-1]["type"] == "result"
     # No second `nst serve`: it could not listen on the address and would have failed the job.
     assert {"type": "status", "text": "Starting style server…"} not in events

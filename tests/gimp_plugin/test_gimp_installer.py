@@ -19,6 +19,9 @@ def test_install_copies_the_plugin_and_records_the_interpreter(tmp_path, capsys)
     assert (target / "nst_job.py").is_file()
     config = nst_job.load_config(str(target))
     assert config["python"] == [sys.executable] and config["server"] == "127.0.0.1:6000"
+    # The option arguments, from the engine's declarations, for GIMP's Python which cannot import them.
+    assert nst_job.load_arguments(str(target)) == installer.plugin_arguments()
+    assert nst_job.load_arguments(str(tmp_path)) == []  # no table: the procedure still registers
 
 
 def test_reinstall_replaces_and_uninstall_removes(tmp_path):

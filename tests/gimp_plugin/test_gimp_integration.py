@@ -8,14 +8,14 @@ import base64
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.helpers import REPO, free_address
+
 ROOTFS_SCRIPT = os.path.join(REPO, "scripts", "gimp-rootfs.sh")
 ROOT_VENV_PYTHON = "/opt/nst-venv/bin/python"
 LAYER_OFFSETS = (8, 6)
@@ -55,12 +55,6 @@ def work(gimp_root, style_png):
     shutil.rmtree(path, ignore_errors=True)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def run_gimp(work, runs):
     host_dir, root_dir = work
     shutil.copy(os.path.join(REPO, "tests", "gimp_plugin", "gimp_case.py"), host_dir)
@@ -89,15 +83,15 @@ def rgba(b64):
     return base64.b64decode(b64)
 
 
-def test_filter_in_gimp_adds_a_stylized_layer_and_reports_errors(work, style_server):
-    install_plugin(work, style_server)
-    small = {"preset": "draft", "max-size": 32, "iterations": 4}
+def test_filter_in_gimp_adds_a_stylized_layer_and_reports_errors(work, server):
+    install_plugin(work, server.address)
+    small = {"preset": "draft", "max-size": 32, "steps": 4}
     reports, gimp_log = run_gimp(work, [
         {"style_file": f"{work[1]}/stripes.png", "selection": list(SELECTION), "arguments": small},
         {"style_drawable": True, "arguments": small},
         {"style_drawable": True, "gray": True, "arguments": small},
         {"style_file": f"{work[1]}/stripes.png",
-         "arguments": {**small, "server": f"127.0.0.1:{free_port()}", "auto-start": False}},
+         "arguments": {**small, "server": free_address(), "auto-start": False}},
         # A job folder that cannot be made (its parent is a file): an OSError inside the plug-in.
         {"style_file": f"{work[1]}/stripes.png", "arguments": small,
          "plugin_config": {"path": f"{work[1]}/profile/plug-ins/neural_style_transfer/nst-config.json",

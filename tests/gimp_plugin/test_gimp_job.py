@@ -5,8 +5,12 @@ import os
 
 import pytest
 
+from gimp_plugin.installer import plugin_arguments
 from gimp_plugin.neural_style_transfer import nst_job
 from gimp_plugin.neural_style_transfer.nst_job import PluginError
+from tests.helpers import plugin_options
+from nst_core.limits import MAX_STEPS
+from nst_core.options import PRESETS
 
 
 def test_config_is_read_and_the_python_becomes_a_command(tmp_path):
@@ -24,27 +28,36 @@ def test_missing_or_broken_config_says_to_reinstall(tmp_path, content):
 
 
 def test_arguments_map_to_server_options():
-    assert nst_job.server_options("fine", 300, 50, 2.5, "luminance", 7) == {
+    assert plugin_options(preset="fine", max_size=300, steps=50, style_strength=2.5, preserve_colors="luminance",
+                          seed=7) == {
         "preset": "fine", "max_size": 300, "steps": 50, "style_strength": 2.5,
         "preserve_colors": "luminance", "seed": 7, "output_size": "content"}
-    # 0 and 1.0 mean "the preset's": left to the server.
-    assert nst_job.server_options("draft", 0, 0, 1.0, "none", 0) == {
-        "preset": "draft", "preserve_colors": "none", "seed": 0, "output_size": "content"}
+    # 0 means "the preset's": left to the server.
+    assert plugin_options(preset="draft") == {
+        "preset": "draft", "style_strength": 1.0, "preserve_colors": "none", "seed": 0, "output_size": "content"}
 
 
-@pytest.mark.parametrize("args, named", [
-    (("ultra", 0, 0, 1.0, "none", 0), "preset"),
-    (("draft", -1, 0, 1.0, "none", 0), "max-size"),
-    (("draft", 8, 0, 1.0, "none", 0), "max-size"),
-    (("draft", 0, -5, 1.0, "none", 0), "iterations"),
-    (("draft", 0, 0, 0.0, "none", 0), "style-weight"),
-    (("draft", 0, 0, math.nan, "none", 0), "style-weight"),
-    (("draft", 0, 0, 1.0, "sepia", 0), "preserve-colors"),
-    (("draft", 0, 0, 1.0, "none", -2), "seed"),
+def test_argument_table_follows_the_engine_options():
+    table = {entry["name"]: entry for entry in plugin_arguments()}
+    assert list(table) == ["preset", "max-size", "steps", "style-strength", "preserve-colors", "seed"]
+    assert [c[0] for c in table["preset"]["choices"]] == list(PRESETS)
+    assert [c[1] for c in table["preset"]["choices"]] == [p.label for p in PRESETS.values()]
+    assert table["steps"]["max"] == MAX_STEPS and table["steps"]["unset"] == 0
+
+
+@pytest.mark.parametrize("values, named", [
+    (dict(preset="ultra"), "preset"),
+    (dict(max_size=-1), "max-size"),
+    (dict(max_size=8), "max-size"),
+    (dict(steps=-5), "steps"),
+    (dict(style_strength=0.0), "style-strength"),
+    (dict(style_strength=math.nan), "style-strength"),
+    (dict(preserve_colors="sepia"), "preserve-colors"),
+    (dict(seed=-2), "seed"),
 ])
-def test_bad_arguments_name_the_argument(args, named):
+def test_bad_arguments_name_the_argument(values, named):
     with pytest.raises(PluginError, match=named):
-        nst_job.server_options(*args)
+        plugin_options(**values)
 
 
 def test_layer_name_comes_from_the_style():
@@ -55,7 +68,8 @@ def test_layer_name_comes_from_the_style():
 
 def test_progress_text_shows_stage_steps_and_eta():
     text, fraction = nst_job.describe_event({"type": "progress", "stage": 2, "stages": 3, "step": 5,
-                                             "total": 10, "eta": 75.4, "overall_step": 45, "overall_total": 90})
+                                             "total": 10, "eta_seconds": 75.4, "overall_step": 45,
+                                             "overall_total": 90})
     assert text == "Scale 2/3 · step 5/10 · 1:15 left" and fraction == 0.5
     _, fraction = nst_job.describe_event({"type": "progress", "stage": 2, "stages": 2, "step": 5, "total": 10})
     assert fraction == 0.75

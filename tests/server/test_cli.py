@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 
 import pytest
 from PIL import Image
 
-from server_helpers import content_image, png_bytes, style_image
+from tests.helpers import content_image, free_address, png_bytes, style_image
 
 SMALL_ARGS = ["--max-size", "32", "--steps", "2"]
 
@@ -66,10 +65,7 @@ def test_refuses_to_overwrite_without_force(server, files):
 
 def test_unreachable_server_names_the_command_that_starts_one(files):
     content, style, out = files
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    run = _nst("stylize", str(content), str(style), "-o", str(out), "--server", f"127.0.0.1:{port}", *SMALL_ARGS)
+    run = _nst("stylize", str(content), str(style), "-o", str(out), "--server", free_address(), *SMALL_ARGS)
     assert run.returncode == 1
     assert "nst serve" in run.stderr and "Traceback" not in run.stderr
     assert not out.exists()
@@ -97,3 +93,24 @@ def test_install_gimp_plugin_forwards_its_arguments():
     run = _nst("install-gimp-plugin", "--help", timeout=60)
     assert run.returncode == 0, run.stderr
     assert "--gimp-dir" in run.stdout + run.stderr, installer.__file__
+
+
+def test_every_option_is_a_flag_with_its_choices():
+    from nst_core.options import PRESETS, option_specs
+
+    run = _nst("stylize", "--help", timeout=60)
+    assert run.returncode == 0, run.stderr
+    for name, spec in option_specs().items():
+        assert (f"--{name.replace('_', '-')}" in run.stdout) == spec.cli, name
+    assert "{" + ",".join(PRESETS) + "}" in run.stdout and "--no-multiscale" in run.stdout
+
+
+def test_list_and_boolean_flags_reach_the_server(server, files):
+    content, style, out = files
+    run = _nst("stylize", str(content), str(style), str(style), "-o", str(out), "--server", server.address,
+               "--no-multiscale", "--style-layers", "relu1_1,relu2_1", "--style-blend", "3,1", *SMALL_ARGS)
+    assert run.returncode == 0, run.stderr
+    assert Image.open(out).size == (44, 33)
+    bad = _nst("stylize", str(content), str(style), "-o", str(out), "--force", "--server", server.address,
+               "--style-layers", "relu1_1,relu9_9", *SMALL_ARGS)
+    assert bad.returncode == 1 and "relu9_9" in bad.stderr and "style_layers" in bad.stderr

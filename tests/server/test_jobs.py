@@ -7,8 +7,7 @@ import pytest
 
 from server.client import ClientError, Finished, Progress, Queued, Result, Started, StyleClient
 from server.jobs import JobState
-from server.service import start_server
-from server_helpers import SMALL, content_image, encoded, style_image, wait_for
+from tests.helpers import SMALL, content_image, encoded, running_server, style_image, wait_for
 
 LONG = dict(SMALL, steps=200)  # far more steps than any test lets run
 
@@ -58,18 +57,21 @@ def test_cancel_by_id_from_another_connection(server, client):
 
 @pytest.fixture
 def tight_server(engine):
-    handle = start_server(engine=engine, address="127.0.0.1:0", queue_size=1, warmup=False)
-    yield handle
-    handle.stop(grace=0)
+    with running_server(engine, queue_size=1) as handle:
+        yield handle
+
+
+def _one_running_one_waiting(c: StyleClient, seed: int):
+    """Fill a one-slot queue: a long job running and a short one waiting (its first event read)."""
+    running = c.stylize(encoded(content_image()), [encoded(style_image(seed))], options=LONG)
+    running_id = _until(running, Started).job_id
+    waiting = c.stylize(encoded(content_image()), [encoded(style_image(seed + 1))], options=SMALL)
+    return running, running_id, waiting, next(waiting)
 
 
 def test_full_queue_is_unavailable_at_once_and_positions_update(tight_server):
     with StyleClient(tight_server.address, timeout=120) as c:
-        running = c.stylize(encoded(content_image()), [encoded(style_image(24))], options=LONG)
-        running_id = _until(running, Started).job_id
-
-        waiting = c.stylize(encoded(content_image()), [encoded(style_image(25))], options=SMALL)
-        first = next(waiting)
+        running, running_id, waiting, first = _one_running_one_waiting(c, 24)
         assert isinstance(first, Queued) and first.position == 1
         assert c.job_state(first.job_id) == "queued"
 
@@ -88,10 +90,7 @@ def test_full_queue_is_unavailable_at_once_and_positions_update(tight_server):
 
 def test_cancel_a_queued_job_by_id(tight_server):
     with StyleClient(tight_server.address, timeout=120) as c:
-        running = c.stylize(encoded(content_image()), [encoded(style_image(27))], options=LONG)
-        running_id = _until(running, Started).job_id
-        waiting = c.stylize(encoded(content_image()), [encoded(style_image(28))], options=SMALL)
-        queued = next(waiting)
+        running, running_id, waiting, queued = _one_running_one_waiting(c, 27)
         assert c.cancel(queued.job_id) is True
         with pytest.raises(ClientError) as caught:
             list(waiting)

@@ -1,6 +1,7 @@
 """Health, shutdown, auth, reflection, binding, and the `python -m server serve` process."""
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import signal
@@ -15,7 +16,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoRe
 
 from server.client import ClientError, Progress, Result, Started, StyleClient
 from server.service import ServerStartError, start_server
-from server_helpers import SMALL, content_image, encoded, style_image, wait_for
+from tests.helpers import SMALL, content_image, encoded, running_server, style_image, wait_for
 
 
 def test_health_is_not_serving_until_the_model_is_ready(engine):
@@ -25,18 +26,14 @@ def test_health_is_not_serving_until_the_model_is_ready(engine):
         gate.wait(30)  # stands for the seconds a real weights load takes
         return engine
 
-    handle = start_server(engine=slow_load, address="127.0.0.1:0", wait=False)
-    try:
-        with StyleClient(handle.address) as c:
-            assert c.health() == "NOT_SERVING"
-            with pytest.raises(ClientError) as caught:
-                list(c.stylize(encoded(content_image()), [encoded(style_image(31))], options=SMALL))
-            assert caught.value.code == "UNAVAILABLE" and "loading" in caught.value.message
-            gate.set()
-            assert c.wait_ready(30) is True
-            assert c.health() == "SERVING"
-    finally:
-        handle.stop(0)
+    with running_server(load=slow_load, wait=False) as handle, StyleClient(handle.address) as c:
+        assert c.health() == "NOT_SERVING"
+        with pytest.raises(ClientError) as caught:
+            list(c.stylize(encoded(content_image()), [encoded(style_image(31))], options=SMALL))
+        assert caught.value.code == "UNAVAILABLE" and "loading" in caught.value.message
+        gate.set()
+        assert c.wait_ready(30) is True
+        assert c.health() == "SERVING"
 
 
 def test_shutdown_goes_not_serving_and_cancels_the_running_job_within_grace(engine):
@@ -57,24 +54,21 @@ def test_shutdown_goes_not_serving_and_cancels_the_running_job_within_grace(engi
 
 
 def test_token_required_for_everything_but_health(engine):
-    handle = start_server(engine=engine, address="127.0.0.1:0", token="s3cret", warmup=False)
-    try:
-        with StyleClient(handle.address, token="") as anonymous, \
-                StyleClient(handle.address, token="wrong") as wrong, \
-                StyleClient(handle.address, token="s3cret") as right:
-            assert anonymous.health() == "SERVING"
-            for c in (anonymous, wrong):
-                with pytest.raises(ClientError) as caught:
-                    c.describe()
-                assert caught.value.code == "UNAUTHENTICATED" and "token" in caught.value.message
-                with pytest.raises(ClientError) as caught:
-                    list(c.stylize(encoded(content_image()), [encoded(style_image(33))], options=SMALL))
-                assert caught.value.code == "UNAUTHENTICATED"
-            assert right.describe()["auth_required"] is True
-            events = list(right.stylize(encoded(content_image()), [encoded(style_image(33))], options=SMALL))
-            assert any(isinstance(e, Result) for e in events)
-    finally:
-        handle.stop(0)
+    with running_server(engine, token="s3cret") as handle, \
+            StyleClient(handle.address, token="") as anonymous, \
+            StyleClient(handle.address, token="wrong") as wrong, \
+            StyleClient(handle.address, token="s3cret") as right:
+        assert anonymous.health() == "SERVING"
+        for c in (anonymous, wrong):
+            with pytest.raises(ClientError) as caught:
+                c.describe()
+            assert caught.value.code == "UNAUTHENTICATED" and "token" in caught.value.message
+            with pytest.raises(ClientError) as caught:
+                list(c.stylize(encoded(content_image()), [encoded(style_image(33))], options=SMALL))
+            assert caught.value.code == "UNAUTHENTICATED"
+        assert right.describe()["auth_required"] is True
+        events = list(right.stylize(encoded(content_image()), [encoded(style_image(33))], options=SMALL))
+        assert any(isinstance(e, Result) for e in events)
 
 
 def test_reflection_lists_and_describes_the_services(server):
@@ -97,46 +91,43 @@ def test_refuses_an_address_already_in_use(server):
 
 def test_unix_socket_address(engine, tmp_path):
     address = f"unix:{tmp_path}/nst.sock"
-    handle = start_server(engine=engine, address=address, warmup=False)
-    try:
+    with running_server(engine, address=address) as handle, StyleClient(address) as c:
         assert handle.address == address
-        with StyleClient(address) as c:
-            events = list(c.stylize(encoded(content_image()), [encoded(style_image(34))], options=SMALL))
-            assert any(isinstance(e, Result) for e in events)
-    finally:
-        handle.stop(0)
+        events = list(c.stylize(encoded(content_image()), [encoded(style_image(34))], options=SMALL))
+        assert any(isinstance(e, Result) for e in events)
 
 
 def test_unix_socket_of_a_live_server_is_refused_and_a_stale_one_reused(engine, tmp_path):
     path = tmp_path / "nst.sock"
     address = f"unix:{path}"
-    handle = start_server(engine=engine, address=address, warmup=False)
-    try:
+    with running_server(engine, address=address):
         with pytest.raises(ServerStartError) as caught:
             start_server(engine=engine, address=address, warmup=False)
         assert address in str(caught.value) and "already" in str(caught.value)
         with StyleClient(address) as c:
             assert c.health() == "SERVING"  # the first server still owns its socket
-    finally:
-        handle.stop(0)
     # A socket file nobody listens on (a crashed server's) is taken over.
     stale = tmp_path / "stale.sock"
     leftover = socket.socket(socket.AF_UNIX)
     leftover.bind(str(stale))
     leftover.close()
-    handle = start_server(engine=engine, address=f"unix:{stale}", warmup=False)
-    try:
-        with StyleClient(f"unix:{stale}") as c:
-            assert c.health() == "SERVING"
-    finally:
-        handle.stop(0)
+    with running_server(engine, address=f"unix:{stale}"), StyleClient(f"unix:{stale}") as c:
+        assert c.health() == "SERVING"
 
 
-def _spawn_server(*args):
+@contextlib.contextmanager
+def spawned_server(*args):
+    """`nst serve ARGS` as a real process, killed at the end if it is still running."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.pop("NST_TOKEN", None)
-    return subprocess.Popen([sys.executable, "-m", "server", "serve", *args], stderr=subprocess.PIPE,
-                            stdout=subprocess.DEVNULL, text=True, env=env)
+    process = subprocess.Popen([sys.executable, "-m", "server", "serve", *args], stderr=subprocess.PIPE,
+                               stdout=subprocess.DEVNULL, text=True, env=env)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def _read_listening_line(process, timeout=120):
@@ -154,8 +145,7 @@ def _read_listening_line(process, timeout=120):
 
 
 def test_server_process_serves_then_exits_0_on_sigterm():
-    process = _spawn_server("--address", "127.0.0.1:0", "--grace", "1")
-    try:
+    with spawned_server("--address", "127.0.0.1:0", "--grace", "1") as process:
         address, _ = _read_listening_line(process)
         host, port = address.rsplit(":", 1)
         assert host == "127.0.0.1" and int(port) > 0
@@ -164,28 +154,18 @@ def test_server_process_serves_then_exits_0_on_sigterm():
             assert c.describe()["weights"]["source"] == "original"
         process.send_signal(signal.SIGTERM)
         assert process.wait(60) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 def test_server_process_refuses_a_taken_address(server):
-    process = _spawn_server("--address", server.address)
-    try:
+    with spawned_server("--address", server.address) as process:
         assert process.wait(120) != 0
         assert "cannot listen on" in process.stderr.read()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 def test_out_of_memory_is_resource_exhausted_and_the_next_job_runs():
     # A real allocation failure: the server process gets an address-space limit ~768 MiB above its
     # loaded size, then a 2048 px job needs a single 1 GiB activation.
-    process = _spawn_server("--address", "127.0.0.1:0", "--queue-size", "1")
-    try:
+    with spawned_server("--address", "127.0.0.1:0", "--queue-size", "1") as process:
         address, _ = _read_listening_line(process)
         threading.Thread(target=process.stderr.read, daemon=True).start()  # keep its log pipe drained
         with open(f"/proc/{process.pid}/status") as status:
@@ -201,7 +181,3 @@ def test_out_of_memory_is_resource_exhausted_and_the_next_job_runs():
             assert any(isinstance(e, Result) for e in events)
         process.send_signal(signal.SIGTERM)
         assert process.wait(60) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from server.client import Finished, ImageData, Preview, Progress, Queued, Result, Started, StyleClient
-from server_helpers import SMALL, content_image, encoded, style_image
+from tests.helpers import SMALL, content_image, encoded, style_image
 
 
 def _run(client, content, styles, **kwargs):
@@ -32,7 +32,7 @@ def test_round_trip_png_event_order_and_result(client):
     progress = [e for e in events if isinstance(e, Progress)]
     assert [p.step for p in progress] == [1, 2, 3, 4, 5] and all(p.total == 5 for p in progress)
     assert {"content", "style", "total"} <= set(progress[-1].losses)
-    assert events[-1].steps == 5 and events[-1].wall_time > 0
+    assert events[-1].steps == 5 and events[-1].wall_time_seconds > 0
 
     image = Image.open(io.BytesIO(result.data))
     assert (result.format, image.format, image.mode, image.size) == ("png", "PNG", "RGB", (40, 30))

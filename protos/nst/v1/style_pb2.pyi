@@ -50,7 +50,7 @@ class RgbaImage(_message.Message):
     def __init__(self, data: _Optional[bytes] = ..., width: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...
 
 class StyleOptions(_message.Message):
-    __slots__ = ("preset", "max_size", "steps", "coarse_steps", "style_weight", "style_strength", "content_weight", "tv_weight", "preserve_colors", "seed", "optimizer", "init", "pooling", "multiscale", "style_scale", "output_size", "content_layers", "style_layers")
+    __slots__ = ("preset", "max_size", "steps", "coarse_steps", "style_weight", "style_strength", "content_weight", "tv_weight", "preserve_colors", "seed", "optimizer", "init", "pooling", "multiscale", "style_scale", "output_size", "content_layers", "style_layers", "learning_rate", "min_size", "style_layer_weights")
     PRESET_FIELD_NUMBER: _ClassVar[int]
     MAX_SIZE_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
@@ -69,6 +69,9 @@ class StyleOptions(_message.Message):
     OUTPUT_SIZE_FIELD_NUMBER: _ClassVar[int]
     CONTENT_LAYERS_FIELD_NUMBER: _ClassVar[int]
     STYLE_LAYERS_FIELD_NUMBER: _ClassVar[int]
+    LEARNING_RATE_FIELD_NUMBER: _ClassVar[int]
+    MIN_SIZE_FIELD_NUMBER: _ClassVar[int]
+    STYLE_LAYER_WEIGHTS_FIELD_NUMBER: _ClassVar[int]
     preset: str
     max_size: int
     steps: int
@@ -87,7 +90,10 @@ class StyleOptions(_message.Message):
     output_size: str
     content_layers: _containers.RepeatedScalarFieldContainer[str]
     style_layers: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, preset: _Optional[str] = ..., max_size: _Optional[int] = ..., steps: _Optional[int] = ..., coarse_steps: _Optional[int] = ..., style_weight: _Optional[float] = ..., style_strength: _Optional[float] = ..., content_weight: _Optional[float] = ..., tv_weight: _Optional[float] = ..., preserve_colors: _Optional[str] = ..., seed: _Optional[int] = ..., optimizer: _Optional[str] = ..., init: _Optional[str] = ..., pooling: _Optional[str] = ..., multiscale: _Optional[bool] = ..., style_scale: _Optional[float] = ..., output_size: _Optional[str] = ..., content_layers: _Optional[_Iterable[str]] = ..., style_layers: _Optional[_Iterable[str]] = ...) -> None: ...
+    learning_rate: float
+    min_size: int
+    style_layer_weights: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, preset: _Optional[str] = ..., max_size: _Optional[int] = ..., steps: _Optional[int] = ..., coarse_steps: _Optional[int] = ..., style_weight: _Optional[float] = ..., style_strength: _Optional[float] = ..., content_weight: _Optional[float] = ..., tv_weight: _Optional[float] = ..., preserve_colors: _Optional[str] = ..., seed: _Optional[int] = ..., optimizer: _Optional[str] = ..., init: _Optional[str] = ..., pooling: _Optional[str] = ..., multiscale: _Optional[bool] = ..., style_scale: _Optional[float] = ..., output_size: _Optional[str] = ..., content_layers: _Optional[_Iterable[str]] = ..., style_layers: _Optional[_Iterable[str]] = ..., learning_rate: _Optional[float] = ..., min_size: _Optional[int] = ..., style_layer_weights: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class StylizeRequest(_message.Message):
     __slots__ = ("content", "styles", "style_blend", "options", "init_image", "preview", "preview_interval_seconds", "preview_max_size", "output_format")
@@ -258,19 +264,39 @@ class DescribeRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ("max_pixels", "max_request_bytes", "queue_size", "cache_bytes")
+    __slots__ = ("max_pixels", "max_request_bytes", "queue_size", "cache_bytes", "max_styles")
     MAX_PIXELS_FIELD_NUMBER: _ClassVar[int]
     MAX_REQUEST_BYTES_FIELD_NUMBER: _ClassVar[int]
     QUEUE_SIZE_FIELD_NUMBER: _ClassVar[int]
     CACHE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_STYLES_FIELD_NUMBER: _ClassVar[int]
     max_pixels: int
     max_request_bytes: int
     queue_size: int
     cache_bytes: int
-    def __init__(self, max_pixels: _Optional[int] = ..., max_request_bytes: _Optional[int] = ..., queue_size: _Optional[int] = ..., cache_bytes: _Optional[int] = ...) -> None: ...
+    max_styles: int
+    def __init__(self, max_pixels: _Optional[int] = ..., max_request_bytes: _Optional[int] = ..., queue_size: _Optional[int] = ..., cache_bytes: _Optional[int] = ..., max_styles: _Optional[int] = ...) -> None: ...
+
+class OptionInfo(_message.Message):
+    __slots__ = ("name", "kind", "help", "choices", "minimum", "maximum", "exclusive_minimum")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    HELP_FIELD_NUMBER: _ClassVar[int]
+    CHOICES_FIELD_NUMBER: _ClassVar[int]
+    MINIMUM_FIELD_NUMBER: _ClassVar[int]
+    MAXIMUM_FIELD_NUMBER: _ClassVar[int]
+    EXCLUSIVE_MINIMUM_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    kind: str
+    help: str
+    choices: _containers.RepeatedScalarFieldContainer[str]
+    minimum: float
+    maximum: float
+    exclusive_minimum: bool
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., help: _Optional[str] = ..., choices: _Optional[_Iterable[str]] = ..., minimum: _Optional[float] = ..., maximum: _Optional[float] = ..., exclusive_minimum: _Optional[bool] = ...) -> None: ...
 
 class Preset(_message.Message):
-    __slots__ = ("name", "max_size", "steps", "coarse_steps", "content_weight", "style_weight", "tv_weight")
+    __slots__ = ("name", "max_size", "steps", "coarse_steps", "content_weight", "style_weight", "tv_weight", "label", "help")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MAX_SIZE_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
@@ -278,6 +304,8 @@ class Preset(_message.Message):
     CONTENT_WEIGHT_FIELD_NUMBER: _ClassVar[int]
     STYLE_WEIGHT_FIELD_NUMBER: _ClassVar[int]
     TV_WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    HELP_FIELD_NUMBER: _ClassVar[int]
     name: str
     max_size: int
     steps: int
@@ -285,10 +313,12 @@ class Preset(_message.Message):
     content_weight: float
     style_weight: float
     tv_weight: float
-    def __init__(self, name: _Optional[str] = ..., max_size: _Optional[int] = ..., steps: _Optional[int] = ..., coarse_steps: _Optional[int] = ..., content_weight: _Optional[float] = ..., style_weight: _Optional[float] = ..., tv_weight: _Optional[float] = ...) -> None: ...
+    label: str
+    help: str
+    def __init__(self, name: _Optional[str] = ..., max_size: _Optional[int] = ..., steps: _Optional[int] = ..., coarse_steps: _Optional[int] = ..., content_weight: _Optional[float] = ..., style_weight: _Optional[float] = ..., tv_weight: _Optional[float] = ..., label: _Optional[str] = ..., help: _Optional[str] = ...) -> None: ...
 
 class DescribeResponse(_message.Message):
-    __slots__ = ("version", "device", "weights_source", "weights_sha256", "preprocessing", "limits", "presets", "default_preset", "layer_names", "default_content_layers", "default_style_layers", "auth_required")
+    __slots__ = ("version", "device", "weights_source", "weights_sha256", "preprocessing", "limits", "presets", "default_preset", "layer_names", "default_content_layers", "default_style_layers", "auth_required", "options")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     WEIGHTS_SOURCE_FIELD_NUMBER: _ClassVar[int]
@@ -301,6 +331,7 @@ class DescribeResponse(_message.Message):
     DEFAULT_CONTENT_LAYERS_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_STYLE_LAYERS_FIELD_NUMBER: _ClassVar[int]
     AUTH_REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
     version: str
     device: str
     weights_source: str
@@ -313,4 +344,5 @@ class DescribeResponse(_message.Message):
     default_content_layers: _containers.RepeatedScalarFieldContainer[str]
     default_style_layers: _containers.RepeatedScalarFieldContainer[str]
     auth_required: bool
-    def __init__(self, version: _Optional[str] = ..., device: _Optional[str] = ..., weights_source: _Optional[str] = ..., weights_sha256: _Optional[str] = ..., preprocessing: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., presets: _Optional[_Iterable[_Union[Preset, _Mapping]]] = ..., default_preset: _Optional[str] = ..., layer_names: _Optional[_Iterable[str]] = ..., default_content_layers: _Optional[_Iterable[str]] = ..., default_style_layers: _Optional[_Iterable[str]] = ..., auth_required: _Optional[bool] = ...) -> None: ...
+    options: _containers.RepeatedCompositeFieldContainer[OptionInfo]
+    def __init__(self, version: _Optional[str] = ..., device: _Optional[str] = ..., weights_source: _Optional[str] = ..., weights_sha256: _Optional[str] = ..., preprocessing: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., presets: _Optional[_Iterable[_Union[Preset, _Mapping]]] = ..., default_preset: _Optional[str] = ..., layer_names: _Optional[_Iterable[str]] = ..., default_content_layers: _Optional[_Iterable[str]] = ..., default_style_layers: _Optional[_Iterable[str]] = ..., auth_required: _Optional[bool] = ..., options: _Optional[_Iterable[_Union[OptionInfo, _Mapping]]] = ...) -> None: ...

@@ -3,9 +3,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst_core import CancelToken, Cancelled, StyleOptions, TargetCache
+from nst_core import CancelToken, Cancelled, InvalidInput, StyleOptions, TargetCache
 from nst_core.images import rgb_to_ycc, to_tensor
-from nst_core.schedule import scale_long_sides, steps_per_scale
 
 TINY = dict(max_size=48, steps=6, coarse_steps=0, multiscale=False)
 
@@ -35,12 +34,12 @@ def test_progress_reports_every_step_with_stage_eta_and_preview(engine, cat, sta
                        multiscale=True, min_size=32)
     assert [(p.stage, p.step) for p in seen] == [(1, 1), (1, 2), (2, 1), (2, 2), (2, 3)]
     assert all(p.stages == 2 and p.overall_total == 5 for p in seen)
-    assert seen[-1].eta == pytest.approx(0.0, abs=1e-6) and seen[0].eta > 0
+    assert seen[-1].eta_seconds == pytest.approx(0.0, abs=1e-6) and seen[0].eta_seconds > 0
     assert {"content", "style", "tv", "total"} <= set(seen[0].losses)
     preview = seen[-1].preview()
-    assert preview.size == seen[-1].size and preview.mode == "RGB"
+    assert preview.size == (seen[-1].width, seen[-1].height) and preview.mode == "RGB"
     assert seen[0].preview().tobytes() != preview.tobytes()  # each report keeps its own snapshot
-    assert result.scales == [p.size for p in (seen[0], seen[-1])]
+    assert result.scales == [(p.width, p.height) for p in (seen[0], seen[-1])]
 
 
 def test_cancel_stops_within_one_step(engine, cat, starry):
@@ -64,15 +63,6 @@ def test_same_seed_same_output_different_seed_differs(engine, cat, starry):
     c, _ = run(engine, small(cat), [small(starry)], init="noise", seed=8)
     assert a.image.tobytes() == b.image.tobytes()
     assert a.image.tobytes() != c.image.tobytes()
-
-
-def test_multiscale_schedule():
-    assert scale_long_sides(512, 128, True) == [128, 256, 512]
-    assert scale_long_sides(300, 128, True) == [150, 300]
-    assert scale_long_sides(1024, 128, True) == [128, 256, 512, 1024]
-    assert scale_long_sides(512, 128, False) == [512]
-    assert scale_long_sides(100, 128, True) == [100]
-    assert steps_per_scale(3, 20, 40) == [40, 40, 20]
 
 
 def test_multiscale_sizes_keep_aspect_ratio(engine, cat, starry):
@@ -154,3 +144,27 @@ def test_init_from_given_image(engine, cat, starry):
     black = engine.stylize(small(cat), [small(starry)], options, init_image=Image.new("RGB", (10, 10)))
     from_content, _ = run(engine, small(cat), [small(starry)], steps=1)
     assert np.asarray(black.image).mean() < np.asarray(from_content.image).mean() - 30
+
+
+def test_empty_style_list(engine):
+    with pytest.raises(InvalidInput) as info:
+        engine.stylize(Image.new("RGB", (8, 8)), [], StyleOptions())
+    assert info.value.field == "styles"
+
+
+def test_style_that_is_not_an_image(engine):
+    with pytest.raises(InvalidInput) as info:
+        engine.stylize(Image.new("RGB", (8, 8)), ["starry.jpg"], StyleOptions())
+    assert info.value.field == "styles[0]"
+
+
+def test_init_image_required_for_image_init(engine):
+    with pytest.raises(InvalidInput) as info:
+        engine.stylize(Image.new("RGB", (8, 8)), [Image.new("RGB", (8, 8))], StyleOptions(init="image"))
+    assert info.value.field == "init_image"
+
+
+def test_image_too_small_for_deepest_layer(engine):
+    with pytest.raises(InvalidInput) as info:
+        engine.stylize(Image.new("RGB", (300, 10)), [Image.new("RGB", (8, 8))], StyleOptions(max_size=64))
+    assert info.value.field == "content" and "too small" in str(info.value)

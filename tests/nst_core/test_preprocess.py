@@ -1,21 +1,8 @@
-"""Layer-name mapping and each weight source's preprocessing."""
+"""Each weight source's preprocessing: the network input space and back."""
 import pytest
 import torch
-from torch import nn
-from torchvision.models import vgg19
 
-from nst_core.layers import CONV_NAMES, LAYER_INDEX, LAYER_NAMES
 from nst_core.preprocess import CAFFE_MEAN_BGR, Preprocessing
-
-
-def test_names_follow_torchvision_module_order():
-    features = vgg19(weights=None).features
-    assert len(LAYER_NAMES) == len(features) == 37
-    kinds = {"conv": nn.Conv2d, "relu": nn.ReLU, "pool": nn.MaxPool2d}
-    for name, module in zip(LAYER_NAMES, features):
-        assert isinstance(module, kinds[name[:4]]), name
-    assert LAYER_INDEX["conv1_1"] == 0 and LAYER_INDEX["relu4_2"] == 22 and LAYER_INDEX["pool5"] == 36
-    assert len(CONV_NAMES) == 16 and CONV_NAMES[-1] == "conv5_4"
 
 
 def test_caffe_preprocessing_is_bgr_0_255_minus_mean_pixel():

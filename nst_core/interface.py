@@ -1,0 +1,28 @@
+"""What a caller (the server) needs from an engine, as a type: ``nst_core.engine.Engine`` satisfies it,
+and tests may pass a stand-in with the same shape. No torch at import."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional, Protocol, Sequence
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from .cache import TargetCache
+    from .engine import StyleInput, StyleResult
+    from .options import StyleOptions
+    from .progress import CancelToken, ProgressCallback
+    from .weights import WeightsInfo
+
+
+class StyleEngine(Protocol):
+    device: str  # "cpu", "cuda", "cuda:1", "mps"
+    weights_info: "WeightsInfo"
+
+    def stylize(self, content: "Image.Image", styles: Sequence["StyleInput"], options: "StyleOptions", *,
+                progress: Optional["ProgressCallback"] = None, cancel: Optional["CancelToken"] = None,
+                init_image: Optional["Image.Image"] = None,
+                style_cache: Optional["TargetCache"] = None) -> "StyleResult":
+        """Run one job; raises the errors of ``nst_core.errors``."""
+
+    def warm_up(self) -> None:
+        """One small pass so the first job pays no one-time setup."""

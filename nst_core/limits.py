@@ -1,0 +1,12 @@
+"""Upper bounds the engine accepts, shared by the option checks, the server and its Describe (no torch).
+
+Each bound keeps a count inside the wire types it travels in (uint32 progress fields, int32 options) and a
+job's cost finite; none is near what a real job needs.
+"""
+from __future__ import annotations
+
+DEFAULT_MAX_PIXELS = 64 * 1024 * 1024  # 64 MP per image: an 8192 x 8192 image is exactly at the limit
+MAX_STEPS = 10_000  # optimizer steps per scale
+MAX_SIDE = 65_536  # max_size / min_size, pixels
+MAX_STYLE_SCALE = 4.0  # bounds the style image's memory to 16x the content's working size
+MAX_SEED = 2**63 - 1  # the proto's int64

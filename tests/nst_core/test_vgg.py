@@ -1,0 +1,36 @@
+"""The frozen VGG19 feature extractor: runs only as deep as asked, average pooling keeps magnitudes."""
+import pytest
+import torch
+
+from nst_core.errors import WeightsUnavailable
+from nst_core.vgg import VGGFeatures
+
+
+def test_returns_the_requested_layers_and_stops_after_the_deepest(engine):
+    model = engine.model
+    x = torch.rand(1, 3, 32, 32) * 255
+    seen = []
+    hooks = [m.register_forward_hook(lambda m, i, o: seen.append(m)) for m in model.layers]
+    try:
+        with torch.no_grad():
+            out = engine.features(x.to(engine.torch_device), ["relu1_1", "conv2_1"])
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert set(out) == {"relu1_1", "conv2_1"} and out["conv2_1"].shape[1] == 128
+    assert len(seen) <= 6  # conv1_1 … conv2_1 only (ReLUs run functionally)
+    assert not any(p.requires_grad for p in model.parameters())
+
+
+def test_average_pooling_keeps_activation_magnitudes(engine):
+    x = (torch.rand(1, 3, 64, 64) * 255).to(engine.torch_device)
+    with torch.no_grad():
+        by_max = engine.features(x, ["relu4_1"], "max")["relu4_1"].mean()
+        by_avg = engine.features(x, ["relu4_1"], "avg")["relu4_1"].mean()
+    assert all(scale > 1.0 for scale in engine.model.avg_scales().values())
+    assert 0.3 < float(by_avg / by_max) < 3.0  # plain average pooling would shrink them several-fold
+
+
+def test_weights_that_do_not_fit_are_refused():
+    with pytest.raises(WeightsUnavailable):
+        VGGFeatures({"features.0.weight": torch.zeros(1)})
