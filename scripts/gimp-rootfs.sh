@@ -16,7 +16,7 @@ MIRROR=${NST_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 VENV=/opt/nst-venv        # inside the root
 SRC=/opt/nst-src          # inside the root: copy of nst_core/, server/, protos/, gimp_plugin/
-PACKAGES="gimp python3-gi gir1.2-gimp-3.0 python3-venv ca-certificates"
+PACKAGES="gimp python3-gi gir1.2-gimp-3.0 python3-venv ca-certificates xvfb xdotool openbox"
 
 log() { echo "gimp-rootfs: $*" >&2; }
 

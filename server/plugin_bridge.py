@@ -8,6 +8,7 @@ per line (see ``gimp_plugin/neural_style_transfer/nst_job.py`` for the other sid
 
     {"type": "status", "text": ...}            {"type": "queued", "position": n}
     {"type": "started", "job_id": ...}         {"type": "progress", <the fields of server.events.Progress>}
+    {"type": "preview", "file", "width", "height"}   (only when job.json asks for previews)
     {"type": "result", "file", "width", "height", <the fields of server.events.Finished>}
     {"type": "error", "code", "message"}       (message: what went wrong and what to do)
 
@@ -27,7 +28,7 @@ import tempfile
 import threading
 import time
 
-from .client import ClientError, ImageData, Progress, Queued, Result, Started, Finished, StyleClient
+from .client import ClientError, ImageData, Preview, Progress, Queued, Result, Started, Finished, StyleClient
 from .config import default_address
 
 # Windows: no console, and not in our process group, so the server outlives this helper and Ctrl+C in
@@ -35,6 +36,7 @@ from .config import default_address
 _DETACHED_ON_WINDOWS = 0x00000008 | 0x00000200
 SERVER_START_TIMEOUT = 300.0  # first start loads VGG19 and warms up; slow disks take a while
 PROBE_TIMEOUT = 2.0
+PREVIEW_FILE = "preview.png"
 # Request fields that are not options, as the plug-in's user knows them (options are the arguments of the
 # same name with '-' for '_').
 FIELD_NAMES = {"styles": "style-file / style-drawable", "content": "the layer", "options": "the arguments"}
@@ -144,8 +146,11 @@ class HelperJob:
     def _stylize(self, job: dict) -> None:
         content = self._image(job["content"])
         style = self._image(job["style"])
+        preview = job.get("preview") or {}
         self.emit(type="status", text="Sending the job to the style server…")
-        stream = self.client.stylize(content, [style], options=job.get("options") or {}, output_format="rgba")
+        stream = self.client.stylize(content, [style], options=job.get("options") or {}, output_format="rgba",
+                                     preview=bool(preview), preview_interval=float(preview.get("interval", 0)),
+                                     preview_max_size=int(preview.get("max_size", 0)))
         result = finished = None
         for event in stream:
             if isinstance(event, Queued):
@@ -156,6 +161,8 @@ class HelperJob:
                 self.emit(type="started", job_id=event.job_id)
             elif isinstance(event, Progress):
                 self.emit(type="progress", **dataclasses.asdict(event))
+            elif isinstance(event, Preview):
+                self._write_preview(event)
             elif isinstance(event, Result):
                 result = event
             elif isinstance(event, Finished):
@@ -168,6 +175,14 @@ class HelperJob:
         self.done = True  # from here on, a closed stdin is the normal goodbye
         self.emit(type="result", file=name, width=result.width, height=result.height,
                   **(dataclasses.asdict(finished) if finished else {}))
+
+    def _write_preview(self, preview: Preview) -> None:
+        # Replaced atomically: the plug-in reads the file while the next preview may be on its way.
+        partial = os.path.join(self.job_dir, PREVIEW_FILE + ".part")
+        with open(partial, "wb") as f:
+            f.write(preview.png)
+        os.replace(partial, os.path.join(self.job_dir, PREVIEW_FILE))
+        self.emit(type="preview", file=PREVIEW_FILE, width=preview.width, height=preview.height)
 
 
 def is_local(address: str) -> bool:

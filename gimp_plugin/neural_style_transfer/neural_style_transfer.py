@@ -2,11 +2,13 @@
 """GIMP 3 plug-in: Filters ▸ Artistic ▸ Neural Style Transfer…
 
 Reads the active layer through Gegl, hands the job to the project's helper process (GIMP's Python has
-no grpcio; see nst_job.py), and adds the stylized result as a new layer above the source in one undo step.
+no grpcio; see nst_job.py), shows the painting as it forms in the plug-in's own window (nst_preview.py),
+and adds the finished result as a new layer above the source in one undo step.
 Imports only GObject introspection and the standard library.
 """
 import os
 import sys
+import threading
 import traceback
 
 import gi
@@ -14,11 +16,13 @@ import gi
 gi.require_version("Gimp", "3.0")
 gi.require_version("GimpUi", "3.0")
 gi.require_version("Gegl", "0.4")
-from gi.repository import Gegl, Gimp, GimpUi, GLib, GObject  # noqa: E402
+gi.require_version("GdkPixbuf", "2.0")
+from gi.repository import GdkPixbuf, Gegl, Gimp, GimpUi, GLib, GObject  # noqa: E402
 
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, PLUGIN_DIR)
 import nst_job  # noqa: E402
+import nst_preview  # noqa: E402
 from nst_job import PluginError  # noqa: E402
 
 PROCEDURE = "plug-in-neural-style-transfer"
@@ -115,34 +119,35 @@ def read_style_with_gimp(gfile, path):
 
 # ----------------------------------------------------------------------------- output
 
-def add_result_layer(image, source, result, region, content, name):
-    """New layer right above ``source``: source's size and offsets, stylized pixels inside ``region``
-    (the selection's bounds on the layer) with the source's alpha, transparent elsewhere."""
+def result_layer(image, source, result, region, content, name):
+    """The stylized layer, complete but not yet in the image: the source's size and offsets, the stylized
+    pixels inside ``region`` (the selection's bounds on the layer) with the source's alpha, transparent
+    elsewhere and outside a selection. Built detached, so one ``insert_layer`` (one undo step) adds it:
+    a plug-in killed on the way leaves nothing half-made in the image."""
     data, rw, rh = result
     bx, by, bw, bh = region
+    if (rw, rh) != (bw, bh):  # the server answers at the content's size; scale anything else to it
+        data = scaled_rgba(data, rw, rh, bw, bh)
     if image.get_base_type() == Gimp.ImageBaseType.GRAY:
         layer_type = Gimp.ImageType.GRAYA_IMAGE
     else:
         layer_type = Gimp.ImageType.RGBA_IMAGE
-    layer = Gimp.Layer.new(image, name, rw, rh, layer_type, 100.0, Gimp.LayerMode.NORMAL)
-    image.insert_layer(layer, source.get_parent(), image.get_item_position(source))
-    if (rw, rh) == (bw, bh):
-        write_pixels(layer, 0, 0, bw, bh, with_alpha(data, content))
-    else:
-        # The server worked at a smaller size: scale up, then put the source's alpha back.
-        write_pixels(layer, 0, 0, rw, rh, data)
-        layer.scale(bw, bh, True)
-        write_pixels(layer, 0, 0, bw, bh, with_alpha(read_pixels(layer, 0, 0, bw, bh), content))
-    sx, sy = offsets(source)
-    layer.set_offsets(sx + bx, sy + by)
-    if (bw, bh) != (source.get_width(), source.get_height()):
-        layer.resize(source.get_width(), source.get_height(), bx, by)
+    layer = Gimp.Layer.new(image, name, source.get_width(), source.get_height(), layer_type, 100.0,
+                           Gimp.LayerMode.NORMAL)
+    write_pixels(layer, bx, by, bw, bh, with_alpha(data, content))
+    layer.set_offsets(*offsets(source))
     if not Gimp.Selection.is_empty(image):
         # Applying a selection mask keeps soft edges and non-rectangular shapes.
-        mask = layer.create_mask(Gimp.AddMaskType.SELECTION)
-        layer.add_mask(mask)
+        layer.add_mask(layer.create_mask(Gimp.AddMaskType.SELECTION))
         layer.remove_mask(Gimp.MaskApplyMode.APPLY)
     return layer
+
+
+def scaled_rgba(data, width, height, new_width, new_height):
+    pixbuf = nst_preview.pixbuf_from_rgba(data, width, height)
+    pixbuf = pixbuf.scale_simple(new_width, new_height, GdkPixbuf.InterpType.HYPER)
+    stride, pixels = pixbuf.get_rowstride(), pixbuf.get_pixels()
+    return b"".join(pixels[y * stride:y * stride + new_width * 4] for y in range(new_height))
 
 
 # ----------------------------------------------------------------------------- the procedure
@@ -153,36 +158,78 @@ def show_progress(event):
         Gimp.progress_set_text(text)
     if fraction is not None:
         Gimp.progress_update(fraction)
+    return text, fraction
 
 
-def stylize(image, drawables, config):
+def run_watched(job, source, layer_name):
+    """Run ``job`` in a thread while GTK keeps the preview window alive; returns the job's result.
+
+    The thread only reads the helper's pipe; every GIMP and GTK call stays on this thread (idle callbacks).
+    """
+    outcome = {}
+    loop = GLib.MainLoop()
+    window = nst_preview.PreviewWindow(layer_name, source, job.cancel)
+
+    def on_event(event):
+        if event.get("type") == "preview":
+            if event.get("png"):
+                window.show_preview(event["png"])
+        else:
+            window.show_progress(*show_progress(event))
+        return False  # once
+
+    def work():
+        try:
+            outcome["result"] = job.run(lambda event: GLib.idle_add(on_event, event))
+        except BaseException as exc:  # handed to the GIMP thread as it is
+            outcome["error"] = exc
+        GLib.idle_add(loop.quit)  # after the events queued before it
+
+    thread = threading.Thread(target=work, name="nst-job", daemon=True)
+    thread.start()
+    try:
+        loop.run()
+    finally:
+        thread.join()
+        window.destroy()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
+def stylize(image, drawables, config, watch):
     source = check_source(image, drawables)
     plugin_config = nst_job.load_config(PLUGIN_DIR)
     options = nst_job.server_options(ARGUMENTS, {a["name"]: config.get_property(a["name"]) for a in ARGUMENTS})
-    style, name = read_style(config)
+    style, style_name = read_style(config)
     non_empty, bx, by, bw, bh = source.mask_intersect()
     if not non_empty or bw <= 0 or bh <= 0:
         raise PluginError("The selection does not cover any of this layer. Select part of the layer, or "
                           "Select ▸ None to stylize all of it.")
     content = read_pixels(source, bx, by, bw, bh)
     server = config.get_property("server") or plugin_config.get("server") or ""
+    name = nst_job.layer_name(source.get_name(), style_name)
+    job = nst_job.Job(plugin_config, (content, bw, bh), style, options, server, config.get_property("auto-start"),
+                      nst_preview.BOX if watch else 0)
     Gimp.progress_init("Neural style transfer")
     try:
-        result = nst_job.run_job(plugin_config, (content, bw, bh), style, options, server,
-                                 config.get_property("auto-start"), show_progress)
-        image.undo_group_start()
-        try:
-            add_result_layer(image, source, result, (bx, by, bw, bh), content, name)
-        finally:
-            image.undo_group_end()  # even on failure: an open group would swallow the user's next edits
+        if watch:
+            result = run_watched(job, (content, bw, bh), source.get_name())
+        else:
+            result = job.run(show_progress)
+        layer = result_layer(image, source, result, (bx, by, bw, bh), content, name)
+        image.insert_layer(layer, source.get_parent(), image.get_item_position(source))
     finally:
         Gimp.progress_end()  # a failed run must not leave the progress bar busy
     Gimp.displays_flush()
 
 
 def run(procedure, run_mode, image, drawables, config, data):
-    if run_mode == Gimp.RunMode.INTERACTIVE:
+    # With GIMP's windows around (the menu, Repeat), the artist watches the painting form in a window.
+    watch = run_mode in (Gimp.RunMode.INTERACTIVE, Gimp.RunMode.WITH_LAST_VALS)
+    if watch:
         GimpUi.init(PROCEDURE)
+    if run_mode == Gimp.RunMode.INTERACTIVE:
         dialog = GimpUi.ProcedureDialog.new(procedure, config, "Neural Style Transfer")
         dialog.fill(None)
         accepted = dialog.run()
@@ -190,7 +237,9 @@ def run(procedure, run_mode, image, drawables, config, data):
         if not accepted:
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
     try:
-        stylize(image, drawables, config)
+        stylize(image, drawables, config, watch)
+    except nst_job.Cancelled:
+        return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
     except PluginError as exc:
         message = str(exc)
     except OSError as exc:  # the job folder or its files: usually a full disk or an unwritable folder

@@ -6,7 +6,8 @@ Runs inside GIMP's own Python (no pip packages there), so it uses the standard l
 Protocol with the bridge (`<python> -m server.plugin_bridge JOB_DIR`): this side writes ``job.json`` and
 the pixel files into a private JOB_DIR, keeps the bridge's stdin open for as long as it wants the job, and
 reads one JSON object per line from the bridge's stdout. Closing stdin (or dying: GIMP's Cancel kills this
-process) tells the bridge to cancel the job, delete JOB_DIR and exit.
+process) tells the bridge to cancel the job, delete JOB_DIR and exit. ``Job.run`` blocks; the GIMP side runs
+it in a thread and calls ``Job.cancel`` from its own Cancel button.
 """
 import json
 import math
@@ -22,6 +23,7 @@ CONTENT_FILE = "content.rgba"
 STYLE_RAW_FILE = "style.rgba"
 STYLE_ENCODED_FILE = "style.img"
 RESULT_FILE = "result.rgba"
+PREVIEW_INTERVAL = 2.0  # seconds between the previews the server sends while the job runs
 
 # File types the server decodes itself; other files are opened by GIMP and sent as pixels.
 SERVER_DECODES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
@@ -29,6 +31,10 @@ SERVER_DECODES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
 
 class PluginError(Exception):
     """A failure to show the user as is: the text says what went wrong and what to do."""
+
+
+class Cancelled(Exception):
+    """The user cancelled the job (the plug-in's own Cancel button)."""
 
 
 # ----------------------------------------------------------------------------- config
@@ -87,9 +93,14 @@ def server_options(arguments, values):
 
 
 def style_name(path):
-    """The new layer's name: the style file's name without its extension (either separator style)."""
+    """The style's name for the new layer: the file's name without its extension (either separator style)."""
     base = path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
     return os.path.splitext(base)[0] or base or "style"
+
+
+def layer_name(source, style):
+    """"<source layer> · <style>": several runs on one layer stay distinguishable in the Layers dialog."""
+    return f"{source} · {style}"
 
 
 # ----------------------------------------------------------------------------- progress text
@@ -123,6 +134,8 @@ def describe_event(event):
         return text, min(1.0, max(0.0, fraction))
     if kind == "result":
         return "Adding the stylized layer…", 1.0
+    if kind == "cancelling":
+        return "Cancelling…", None
     return None, None
 
 
@@ -136,10 +149,11 @@ def make_job_dir(config):
     return tempfile.mkdtemp(prefix="nst-gimp-", dir=parent)
 
 
-def write_job(job_dir, content, style, options, server, auto_start):
+def write_job(job_dir, content, style, options, server, auto_start, preview_size=0):
     """Write the pixel files and job.json.
 
     ``content``: (rgba_bytes, width, height). ``style``: the same, or ("encoded", file_bytes).
+    ``preview_size``: long side of the previews to stream (0: none).
     """
     data, width, height = content
     _check_rgba("content", data, width, height)
@@ -163,6 +177,8 @@ def write_job(job_dir, content, style, options, server, auto_start):
         "token": os.environ.get("NST_TOKEN") or "",  # for a server started with --token
         "result": RESULT_FILE,
     }
+    if preview_size:
+        job["preview"] = {"interval": PREVIEW_INTERVAL, "max_size": int(preview_size)}
     with open(os.path.join(job_dir, JOB_FILE), "w", encoding="utf-8") as f:
         json.dump(job, f)
 
@@ -170,6 +186,15 @@ def write_job(job_dir, content, style, options, server, auto_start):
 def _check_rgba(what, data, width, height):
     if width <= 0 or height <= 0 or len(data) != width * height * 4:
         raise PluginError(f"Internal error: the {what} pixels do not match {width}x{height} RGBA.")
+
+
+def read_preview(job_dir, event):
+    """The PNG bytes of a "preview" event, or None if the file went (a newer preview replaced it first)."""
+    try:
+        with open(os.path.join(job_dir, os.path.basename(event["file"])), "rb") as f:
+            return f.read()
+    except OSError:
+        return None
 
 
 def read_result(job_dir, event):
@@ -212,12 +237,18 @@ class HelperProcess:
             if isinstance(event, dict):
                 yield event
 
-    def close(self, timeout=30):
-        """Release the bridge (it deletes the job folder and exits); return its stderr tail."""
+    def release(self):
+        """Close the bridge's stdin: it cancels its job if one runs, deletes the job folder and exits."""
         try:
             self.process.stdin.close()
-        except OSError:
+        except (OSError, ValueError):
             pass
+
+    def close(self, timeout=30):
+        """Release the bridge and wait for it; return its stderr tail ("" once closed)."""
+        if self._stderr.closed:
+            return ""
+        self.release()
         try:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -255,38 +286,66 @@ def _no_console_window():
     return {}
 
 
-def run_job(config, content, style, options, server, auto_start, on_event):
-    """Run one job through the bridge. ``on_event(event)`` sees every event (for progress).
+class Job:
+    """One job through the bridge. ``run`` blocks until the result; ``cancel`` (any thread) ends it early."""
 
-    Returns (rgba_bytes, width, height) at the size the server returned; raises PluginError.
-    """
-    job_dir = make_job_dir(config)
-    bridge = None
-    try:
-        write_job(job_dir, content, style, options, server, auto_start)
-        bridge = HelperProcess(config, job_dir)
-        result = error = None
-        for event in bridge.events():
-            on_event(event)
-            if event.get("type") == "error":
-                error = event.get("message") or "The style server reported an error."
-                break
-            if event.get("type") == "result":
-                result = read_result(job_dir, event)
-                break
-        tail = bridge.close()
-        bridge = None
-        if error:
-            raise PluginError(error)
-        if result is None:
-            raise PluginError("The plug-in's helper stopped without a result"
-                              + (f":\n{tail}" if tail else ".")
-                              + "\nCheck the interpreter recorded by `nst install-gimp-plugin`.")
-        return result
-    finally:
+    def __init__(self, config, content, style, options, server, auto_start, preview_size=0):
+        self._args = (content, style, options, server, auto_start, preview_size)
+        self.config = config
+        self.bridge = None
+        self.cancelled = False
+
+    def cancel(self):
+        """Close the bridge's stdin: it cancels the server job, deletes the job folder and exits."""
+        self.cancelled = True
+        bridge = self.bridge
         if bridge is not None:
-            bridge.close()
-        _remove_tree(job_dir)
+            bridge.release()
+
+    def run(self, on_event):
+        """``on_event(event)`` sees every event (a "preview" event carries its PNG as ``event["png"]``).
+
+        Returns (rgba_bytes, width, height) at the size the server returned; raises PluginError or Cancelled.
+        """
+        job_dir = make_job_dir(self.config)
+        try:
+            write_job(job_dir, *self._args)
+            if self.cancelled:
+                raise Cancelled()
+            self.bridge = HelperProcess(self.config, job_dir)
+            if self.cancelled:  # cancel() ran before the bridge existed
+                self.bridge.release()
+            result = error = None
+            for event in self.bridge.events():
+                kind = event.get("type")
+                if kind == "preview":
+                    event["png"] = read_preview(job_dir, event)
+                on_event(event)
+                if kind == "error":
+                    error = event.get("message") or "The style server reported an error."
+                    break
+                if kind == "result":
+                    result = read_result(job_dir, event)
+                    break
+            tail = self.bridge.close()
+            if self.cancelled:
+                raise Cancelled()
+            if error:
+                raise PluginError(error)
+            if result is None:
+                raise PluginError("The plug-in's helper stopped without a result"
+                                  + (f":\n{tail}" if tail else ".")
+                                  + "\nCheck the interpreter recorded by `nst install-gimp-plugin`.")
+            return result
+        finally:
+            if self.bridge is not None:
+                self.bridge.close()
+            _remove_tree(job_dir)
+
+
+def run_job(config, content, style, options, server, auto_start, on_event):
+    """Run one job to its end (see ``Job.run``)."""
+    return Job(config, content, style, options, server, auto_start).run(on_event)
 
 
 def _remove_tree(path):

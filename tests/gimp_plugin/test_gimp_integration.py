@@ -101,9 +101,9 @@ def test_filter_in_gimp_adds_a_stylized_layer_and_reports_errors(work, server):
 
     # 1. With a rectangular selection, from a style file.
     assert with_selection["status"] == "success", with_selection["message"]
-    assert with_selection["layers"] == ["top", "stripes", "source", "background"]  # directly above the source
+    assert with_selection["layers"] == ["top", "source · stripes", "source", "background"]  # directly above the source
     new = with_selection["new_layer"]
-    assert new["name"] == "stripes" and new["parent"] is None
+    assert new["name"] == "source · stripes" and new["parent"] is None
     assert new["size"] == list(LAYER_SIZE) and new["offsets"] == list(LAYER_OFFSETS)
     assert with_selection["source_unchanged"]
     source, result = rgba(with_selection["source"]), rgba(new["pixels"])
@@ -124,7 +124,7 @@ def test_filter_in_gimp_adds_a_stylized_layer_and_reports_errors(work, server):
     # 2. Whole layer, style from a layer of another open image.
     assert whole_layer["status"] == "success", whole_layer["message"]
     new = whole_layer["new_layer"]
-    assert whole_layer["layers"] == ["top", "stripes", "source", "background"]
+    assert whole_layer["layers"] == ["top", "source · stripes", "source", "background"]
     assert new["size"] == list(LAYER_SIZE) and new["offsets"] == list(LAYER_OFFSETS)
     source, result = rgba(whole_layer["source"]), rgba(new["pixels"])
     assert result[3::4] == source[3::4]
@@ -133,7 +133,7 @@ def test_filter_in_gimp_adds_a_stylized_layer_and_reports_errors(work, server):
 
     # 3. A 16-bit grayscale image: converted to 8-bit RGBA for the server and back.
     assert gray["status"] == "success", gray["message"]
-    assert gray["layers"] == ["top", "stripes", "source", "background"]
+    assert gray["layers"] == ["top", "source · stripes", "source", "background"]
     source, result = rgba(gray["source"]), rgba(gray["new_layer"]["pixels"])
     assert gray["new_layer"]["size"] == list(LAYER_SIZE) and result[3::4] == source[3::4]
     assert all(result[i] == result[i + 1] == result[i + 2] for i in range(0, len(result), 4))
