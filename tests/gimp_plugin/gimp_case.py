@@ -11,30 +11,12 @@ import base64
 import contextlib
 import json
 import os
+import sys
 
-import gi
+sys.path.insert(0, os.path.dirname(os.environ["NST_CASE"]))  # gimp_images.py lies next to the case
+from gimp_images import fill, pixels  # noqa: E402
 
-gi.require_version("Gimp", "3.0")
-gi.require_version("Gegl", "0.4")
-from gi.repository import Gegl, Gimp, Gio  # noqa: E402
-
-RGBA8 = "R'G'B'A u8"
-
-
-def pixels(drawable):
-    rect = Gegl.Rectangle.new(0, 0, drawable.get_width(), drawable.get_height())
-    return bytes(drawable.get_buffer().get(rect, 1.0, RGBA8, Gegl.AbyssPolicy.CLAMP))
-
-
-def fill(layer, make_pixel):
-    w, h = layer.get_width(), layer.get_height()
-    data = bytearray()
-    for y in range(h):
-        for x in range(w):
-            data += bytes(make_pixel(x, y))
-    buffer = layer.get_buffer()
-    buffer.set(Gegl.Rectangle.new(0, 0, w, h), RGBA8, bytes(data))
-    buffer.flush()
+from gi.repository import Gimp, Gio  # noqa: E402
 
 
 def source_pixel(x, y):

@@ -8,56 +8,26 @@ import base64
 import json
 import os
 import shutil
-import subprocess
-import sys
-import tempfile
 
 import pytest
 
+from gimp_root import in_root, install_plugin
 from tests.helpers import REPO, free_address
 
-ROOTFS_SCRIPT = os.path.join(REPO, "scripts", "gimp-rootfs.sh")
-ROOT_VENV_PYTHON = "/opt/nst-venv/bin/python"
 LAYER_OFFSETS = (8, 6)
 LAYER_SIZE = (48, 40)
 SELECTION = (14, 10, 24, 20)  # image coordinates: x 6..29, y 4..23 on the layer
 
 
-def _require_root_linux():
-    if sys.platform.startswith("linux") and os.geteuid() == 0:
-        return
-    reason = "needs Linux and root (debootstrap, chroot)"
-    if os.environ.get("CI"):
-        pytest.fail(f"the GIMP integration test cannot run in CI here: {reason}")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def gimp_root():
-    _require_root_linux()
-    # Pin the root's grpcio/protobuf to this interpreter's, which generated the stubs.
-    env = dict(os.environ, NST_HOST_PYTHON=sys.executable)
-    built = subprocess.run([ROOTFS_SCRIPT], capture_output=True, text=True, timeout=3600, env=env)
-    assert built.returncode == 0, f"gimp-rootfs.sh failed:\n{built.stderr[-3000:]}"
-    return built.stdout.strip().splitlines()[-1]
-
-
-def in_root(*argv, timeout=300):
-    return subprocess.run([ROOTFS_SCRIPT, "exec", *argv], capture_output=True, text=True, timeout=timeout)
-
-
 @pytest.fixture
-def work(gimp_root, style_png):
-    """A scratch folder inside the root (seen as /tmp/<name> there) with the style image in it."""
-    path = tempfile.mkdtemp(prefix="nst-gimp-test-", dir=os.path.join(gimp_root, "tmp"))
-    shutil.copy(style_png, os.path.join(path, "stripes.png"))
-    yield path, "/tmp/" + os.path.basename(path)
-    shutil.rmtree(path, ignore_errors=True)
+def work(gimp_work):
+    return gimp_work
 
 
 def run_gimp(work, runs):
     host_dir, root_dir = work
-    shutil.copy(os.path.join(REPO, "tests", "gimp_plugin", "gimp_case.py"), host_dir)
+    for script in ("gimp_case.py", "gimp_images.py"):
+        shutil.copy(os.path.join(REPO, "tests", "gimp_plugin", script), host_dir)
     with open(os.path.join(host_dir, "case.json"), "w") as f:
         json.dump({"report": f"{root_dir}/report.json", "runs": runs}, f)
     done = in_root("sh", "-c", f"cd {root_dir} && NST_CASE={root_dir}/case.json GIMP3_DIRECTORY={root_dir}/profile "
@@ -67,16 +37,6 @@ def run_gimp(work, runs):
     # it in batch mode (tried with a plug-in that leaves its group open), so it could never fail here.
     with open(os.path.join(host_dir, "report.json")) as f:
         return json.load(f), done.stderr
-
-
-def install_plugin(work, server):
-    host_dir, root_dir = work
-    done = in_root(ROOT_VENV_PYTHON, "-m", "gimp_plugin.installer", "--gimp-dir", f"{root_dir}/profile",
-                   "--server", server)
-    assert done.returncode == 0, done.stderr
-    assert f"{root_dir}/profile/plug-ins/neural_style_transfer" in done.stdout
-    with open(os.path.join(host_dir, "profile", "plug-ins", "neural_style_transfer", "nst-config.json")) as f:
-        assert json.load(f)["python"] == [ROOT_VENV_PYTHON]
 
 
 def rgba(b64):

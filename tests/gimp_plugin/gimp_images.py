@@ -1,0 +1,39 @@
+"""Pixel helpers for the scripts that run INSIDE GIMP (gimp_case.py, gimp_gui_agent.py); no pytest here."""
+import hashlib
+
+import gi
+
+gi.require_version("Gimp", "3.0")
+gi.require_version("Gegl", "0.4")
+from gi.repository import Gegl, Gimp  # noqa: E402
+
+RGBA8 = "R'G'B'A u8"
+
+
+def pixels(drawable):
+    rect = Gegl.Rectangle.new(0, 0, drawable.get_width(), drawable.get_height())
+    return bytes(drawable.get_buffer().get(rect, 1.0, RGBA8, Gegl.AbyssPolicy.CLAMP))
+
+
+def fill(layer, make_pixel):
+    w, h = layer.get_width(), layer.get_height()
+    data = bytearray()
+    for y in range(h):
+        for x in range(w):
+            data += bytes(make_pixel(x, y))
+    buffer = layer.get_buffer()
+    buffer.set(Gegl.Rectangle.new(0, 0, w, h), RGBA8, bytes(data))
+    buffer.flush()
+
+
+def layer_state(layer):
+    """What a test compares of one layer: name, size, offsets and a digest of its pixels."""
+    return {"name": layer.get_name(), "size": [layer.get_width(), layer.get_height()],
+            "offsets": list(layer.get_offsets()[-2:]), "sha256": hashlib.sha256(pixels(layer)).hexdigest()}
+
+
+def image_state(image):
+    """The image as the artist could see it changed: layers, their pixels, the dirty flag, open images."""
+    return {"layers": [layer_state(layer) for layer in image.get_layers()], "dirty": image.is_dirty(),
+            "undo_enabled": image.undo_is_enabled(), "images": len(Gimp.get_images()),
+            "selected": [layer.get_name() for layer in image.get_selected_layers()]}
