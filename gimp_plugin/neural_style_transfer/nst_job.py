@@ -134,8 +134,6 @@ def describe_event(event):
         return text, min(1.0, max(0.0, fraction))
     if kind == "result":
         return "Adding the stylized layer…", 1.0
-    if kind == "cancelling":
-        return "Cancelling…", None
     return None, None
 
 
