@@ -14,7 +14,7 @@ from gimp_plugin.neural_style_transfer import nst_job
 from server.client import StyleClient
 from server.events import Progress
 from server import plugin_bridge
-from tests.helpers import REPO, free_address, plugin_options, running_server
+from tests.helpers import REPO, free_address, plugin_options, running_server, wait_for
 
 HELPER_CONFIG = {"python": [sys.executable], "pythonpath": str(REPO)}
 
@@ -49,6 +49,62 @@ def test_job_through_the_bridge_returns_pixels_and_reports_progress(server, styl
     progress = next(e for e in events if e["type"] == "progress")
     assert set(progress) == {"type"} | {f.name for f in dataclasses.fields(Progress)}
     assert os.listdir(work) == []  # the job folder is gone
+
+
+def long_job(address, tmp_path, preview_size=0):
+    """A job far longer than any test waits for (64 px, 5000 steps), through the plug-in's Job."""
+    return nst_job.Job(dict(HELPER_CONFIG, work_dir=str(tmp_path)), (gradient(64), 64, 64), (gradient(64), 64, 64),
+                       plugin_options(preset="draft", max_size=64, steps=5000), address, False, preview_size)
+
+
+def run_until(job, stop_when):
+    """Run ``job`` in a thread; ``stop_when(events so far)`` after each event; returns (events, outcome)."""
+    events, outcome = [], {}
+
+    def on_event(event):
+        events.append(event)
+        stop_when(events)
+
+    def work():
+        try:
+            outcome["result"] = job.run(on_event)
+        except Exception as exc:
+            outcome["error"] = exc
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(120)
+    assert not thread.is_alive(), "the job did not end"
+    return events, outcome
+
+
+def test_previews_reach_the_plugin_as_png_and_cancel_ends_the_job(engine, tmp_path):
+    with running_server(engine) as handle:
+        job = long_job(handle.address, tmp_path, preview_size=48)
+        events, outcome = run_until(  # the plug-in's own Cancel button, once two previews were shown
+            job, lambda events: len([e for e in events if e["type"] == "preview"]) == 2 and job.cancel())
+        assert isinstance(outcome.get("error"), nst_job.Cancelled)
+        previews = [e for e in events if e["type"] == "preview"]
+        assert len(previews) >= 2 and all(e["png"].startswith(b"\x89PNG") for e in previews)
+        assert max(previews[0]["width"], previews[0]["height"]) <= 48
+        job_id = next(e["job_id"] for e in events if e["type"] == "started")
+        client = StyleClient(handle.address)
+        assert wait_for(lambda: client.job_state(job_id) == "cancelled")
+        assert os.listdir(tmp_path) == []  # the helper deleted the job folder
+
+
+def test_a_server_that_stops_mid_job_is_an_error_that_says_what_to_do(engine, tmp_path):
+    from server.service import start_server
+
+    handle = start_server(engine, address="127.0.0.1:0", warmup=False)
+    try:
+        job = long_job(handle.address, tmp_path)
+        _, outcome = run_until(job, lambda events: events[-1]["type"] == "progress" and handle.stop(0))
+    finally:
+        handle.stop(0)
+    error = outcome.get("error")
+    assert isinstance(error, nst_job.PluginError), outcome
+    assert f"nst serve --address {handle.address}" in str(error), str(error)
+    assert os.listdir(tmp_path) == []
 
 
 def test_unreachable_server_without_auto_start_names_the_fix(tmp_path):

@@ -64,6 +64,8 @@ def test_layer_name_comes_from_the_style():
     assert nst_job.style_name("/art/The Starry Night.jpg") == "The Starry Night"
     assert nst_job.style_name("C:\\art\\wave.TIFF") == "wave"
     assert nst_job.style_name("/art/v1.2/sketch") == "sketch"
+    # "<source layer> · <style>": several runs on one layer stay apart in the Layers dialog.
+    assert nst_job.layer_name("Portrait", "The Starry Night") == "Portrait · The Starry Night"
 
 
 def test_progress_text_shows_stage_steps_and_eta():
@@ -85,8 +87,12 @@ def test_job_folder_holds_the_pixels_and_the_job(tmp_path):
     assert job["content"] == {"file": nst_job.CONTENT_FILE, "width": 3, "height": 2}
     assert job["style"] == {"file": nst_job.STYLE_ENCODED_FILE, "encoded": True}
     assert job["server"] == "h:1" and job["auto_start"] is False and job["options"] == {"preset": "draft"}
+    assert "preview" not in job  # scripts (non-interactive runs) get no previews
     with open(f"{job_dir}/{nst_job.CONTENT_FILE}", "rb") as f:
         assert f.read() == content
+    nst_job.write_job(job_dir, (content, 3, 2), ("encoded", b"PNGDATA"), {}, "", True, preview_size=360)
+    job = json.loads(open(f"{job_dir}/{nst_job.JOB_FILE}").read())
+    assert job["preview"] == {"interval": nst_job.PREVIEW_INTERVAL, "max_size": 360}
 
 
 def test_pixel_sizes_are_checked(tmp_path):
