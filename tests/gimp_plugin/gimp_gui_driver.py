@@ -320,7 +320,7 @@ def cancelled_run(session, case, how):
     """OK, watch two previews, cancel; report what the image, the helper and the server were left with."""
     before = session.state()
     dialog = open_filter(session)
-    keys("alt+i", "ctrl+a")  # Iterations: far more than the test waits, so only a cancel ends the job
+    keys("alt+t", "ctrl+a")  # Steps: far more than the test waits, so only a cancel ends the job
     type_text(str(LONG_JOB_STEPS))
     keys("Tab")
     press_ok(dialog)
