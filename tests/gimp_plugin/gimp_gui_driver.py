@@ -186,18 +186,27 @@ class GimpSession:
         self.log.close()
 
 
-def plugin_processes():
-    """PIDs of the filter's plug-in process (GIMP starts one per run)."""
-    pids = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
+def processes(match):
+    """PIDs whose argument list (from /proc) satisfies ``match``."""
+    found = []
+    for pid in (int(name) for name in os.listdir("/proc") if name.isdigit()):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
+                if match(f.read().split(b"\0")):
+                    found.append(pid)
         except OSError:
-            continue
-        if any(arg.endswith(b"neural_style_transfer.py") for arg in argv):
-            pids.append(int(pid))
-    return pids
+            pass  # ended while we looked
+    return found
+
+
+def plugin_processes():
+    """The filter's plug-in process (GIMP starts one per run)."""
+    return processes(lambda argv: any(arg.endswith(b"neural_style_transfer.py") for arg in argv))
+
+
+def helpers():
+    """The plug-in's helper processes (python -m server.plugin_bridge) still alive."""
+    return processes(lambda argv: b"server.plugin_bridge" in argv)
 
 
 def job_dirs():
@@ -292,19 +301,6 @@ def cancel_in_status_bar(session):
 def cancel_in_preview(preview):
     focus(preview)
     keys("alt+c")
-
-
-def helpers():
-    """The plug-in's helper processes (python -m server.plugin_bridge) still alive."""
-    return [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc"))) if _cmdline_has(pid, b"server.plugin_bridge")]
-
-
-def _cmdline_has(pid, word):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return word in f.read().split(b"\0")
-    except OSError:
-        return False
 
 
 def server_free_after(server):

@@ -64,7 +64,10 @@ def test_dialog_preview_cancel_and_remembered_values_in_the_gimp_window(gui_case
     assert done.returncode == 0, f"{done.stderr[-4000:]}\n{logs[-3000:]}"
     with open(os.path.join(host_dir, "report.json")) as f:
         report = json.load(f)
-    print(json.dumps({k: v for k, v in report.items() if not isinstance(v, (dict, str))}))
+    timings = {k: v for k, v in report.items() if isinstance(v, (int, float))}
+    timings.update({f"{how}.{k}": v for how in ("cancel_preview", "cancel_status_bar")
+                    for k, v in report[how].items() if k.endswith("_s")})
+    print("GUI test timings (s):", json.dumps(timings))
 
     # OK with Draft and a style file: the new layer sits above the source, named after both; one change.
     (source_name, source_sha), = layers(report["initial"])
