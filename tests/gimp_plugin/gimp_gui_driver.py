@@ -1,132 +1,30 @@
 """Drives the GIMP 3 GUI like a person, INSIDE the trixie root (its python3), not under pytest.
 
-    python3 gimp_gui_driver.py DIR      (DIR holds case.json, gimp_gui_agent.py, gimp_images.py)
+    python3 gimp_gui_driver.py DIR      (DIR holds case.json and the test's scripts)
 
-Starts Xvfb, a window manager (openbox: focus and placement as on a desktop) and `gimp-3.0` with the
-agent (gimp_gui_agent.py), then types and clicks with xdotool: the action search opens the filter, the
-dialog is filled with the keyboard, OK starts the job, Cancel ends one. Screenshots (PNG) and report.json
+Starts Xvfb, a window manager (openbox: focus and placement as on a desktop; see gimp_gui_x.py) and
+`gimp-3.0` with the agent (gimp_gui_agent.py), then types and clicks with xdotool: the action search
+opens the filter, the dialog is filled with the keyboard, OK starts the job, Cancel ends one. Screenshots (PNG) and report.json
 land in DIR; the test on the host asserts on them. Each GIMP session is a fresh process on the same profile,
 so the second one sees what GIMP remembered from the first.
 """
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
 
-import gi
-
-gi.require_version("Gdk", "3.0")
-from gi.repository import Gdk  # noqa: E402
+from gimp_gui_x import (SCREEN, Display, DriverError, focus, geometry, keys, log, screenshot, type_text,
+                        wait_for, wait_window, windows, xdotool)
 
 DIR = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else os.getcwd()
-SCREEN = (1024, 720)
 DIALOG = "^Neural Style Transfer$"
 PREVIEW = "^Neural Style Transfer — "
 STATUS_CANCEL = (281, 18)  # the status bar's Cancel button, from the image window's bottom-right corner
 ROOT_VENV_PYTHON = "/opt/nst-venv/bin/python"
 LONG_JOB_STEPS = 2000
-STEP_TIMEOUT = 60  # seconds for one window to appear or one thing to happen
 JOB_TIMEOUT = 300
-
-
-class DriverError(Exception):
-    pass
-
-
-def log(*parts):
-    print(f"[{time.monotonic() - T0:7.1f}s]", *parts, file=sys.stderr, flush=True)
-
-
-def wait_for(what, check, timeout=STEP_TIMEOUT, every=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise DriverError(f"timed out after {timeout} s waiting for {what}")
-
-
-# ----------------------------------------------------------------------------- X
-
-def xdotool(*args, check=True):
-    done = subprocess.run(["xdotool", *map(str, args)], capture_output=True, text=True)
-    if check and done.returncode:
-        raise DriverError(f"xdotool {' '.join(map(str, args))}: {done.stderr.strip()}")
-    return done.stdout.strip()
-
-
-def windows(pattern):
-    """Visible windows whose title matches ``pattern`` (a Python regex; xdotool's own cannot do UTF-8)."""
-    found = []
-    for wid in xdotool("search", "--onlyvisible", "--name", ".", check=False).split():
-        name = xdotool("getwindowname", wid, check=False)
-        if re.search(pattern, name):
-            found.append(wid)
-    return found
-
-
-def wait_window(pattern, timeout=STEP_TIMEOUT):
-    return wait_for(f"a window named /{pattern}/", lambda: (windows(pattern) or [None])[0], timeout)
-
-
-def focus(wid):
-    xdotool("windowactivate", "--sync", wid, check=False)  # openbox may refuse "activate"; focus always works
-    xdotool("windowfocus", "--sync", wid)
-    time.sleep(0.3)
-
-
-def keys(*names):
-    for name in names:
-        xdotool("key", "--clearmodifiers", name)
-        time.sleep(0.25)
-
-
-def type_text(text):
-    xdotool("type", "--delay", 40, text)
-    time.sleep(0.3)
-
-
-def geometry(wid):
-    out = xdotool("getwindowgeometry", "--shell", wid)
-    values = dict(line.split("=", 1) for line in out.splitlines())
-    return {k: int(values[k]) for k in ("WIDTH", "HEIGHT")}
-
-
-def screenshot(name):
-    root = Gdk.get_default_root_window()
-    pixbuf = Gdk.pixbuf_get_from_window(root, 0, 0, root.get_width(), root.get_height())
-    path = os.path.join(DIR, name + ".png")
-    pixbuf.savev(path, "png", [], [])
-    log("screenshot", path)
-    return path
-
-
-class Display:
-    """Xvfb on a free display number plus openbox."""
-
-    def __enter__(self):
-        read, write = os.pipe()
-        self.xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "%dx%dx24" % SCREEN,
-                                      "-nolisten", "tcp"], pass_fds=(write,), stderr=subprocess.DEVNULL)
-        os.close(write)
-        with os.fdopen(read) as f:
-            number = f.readline().strip()
-        if not number:
-            raise DriverError("Xvfb did not start")
-        os.environ["DISPLAY"] = ":" + number
-        Gdk.init([])
-        self.wm = subprocess.Popen(["openbox"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(0.5)
-        return self
-
-    def __exit__(self, *exc):
-        for process in (self.wm, self.xvfb):
-            process.terminate()
-            process.wait(10)
 
 
 # ----------------------------------------------------------------------------- GIMP and the agent
@@ -274,9 +172,9 @@ def wait_previews(count):
     time.sleep(0.5)  # the window paints it
 
 
-def wait_job_end():
+def wait_job_end(what="the filter to finish", timeout=JOB_TIMEOUT):
     started = time.monotonic()
-    wait_for("the filter to finish", lambda: not plugin_processes(), timeout=JOB_TIMEOUT)
+    wait_for(what, lambda: not plugin_processes(), timeout=timeout)
     return round(time.monotonic() - started, 1)
 
 
@@ -322,18 +220,19 @@ def cancelled_run(session, case, how):
     press_ok(dialog)
     preview = wait_window(PREVIEW)
     wait_previews(2)
-    screenshot(f"cancel-{how}-before")
+    screenshot(DIR, f"cancel-{how}-before")
     pressed = time.monotonic()
     if how == "preview":
         cancel_in_preview(preview)
     else:
         cancel_in_status_bar(session)
-    ended = wait_job_end()
+    ended = wait_job_end(f"the plug-in to end after Cancel ({how}; for the status bar: is STATUS_CANCEL still "
+                         "where GIMP draws its Cancel button?)", timeout=30)
     wait_for("the helper to exit", lambda: not helpers(), timeout=30)
     helper_gone = round(time.monotonic() - pressed, 1)
     server_free = round(time.monotonic() - pressed + server_free_after(case["server"]), 1)
     time.sleep(0.5)
-    screenshot(f"cancel-{how}-after")
+    screenshot(DIR, f"cancel-{how}-after")
     return {"before": before, "after": session.state(), "plugin_gone_s": ended, "helper_gone_s": helper_gone,
             "server_free_s": server_free, "windows": [xdotool("getwindowname", w) for w in windows(".")],
             "job_dirs": job_dirs()}
@@ -349,16 +248,16 @@ def first_session(case, report):
         choose_style_file(dialog, case["style"])
         set_preset(first=True)
         xdotool("mousemove", SCREEN[0] - 4, SCREEN[1] - 4)
-        screenshot("dialog")
+        screenshot(DIR, "dialog")
         started = time.monotonic()
         press_ok(dialog)
         wait_window(PREVIEW)
         wait_previews(3)
-        screenshot("forming")
+        screenshot(DIR, "forming")
         wait_job_end()
         report["ok_job_s"] = round(time.monotonic() - started, 1)
         time.sleep(0.5)
-        screenshot("result")
+        screenshot(DIR, "result")
         report["after_ok"] = gimp.state()
         report["last_values_1"] = last_values(case["profile"])
         report["cancel_preview"] = cancelled_run(gimp, case, "preview")
@@ -371,14 +270,14 @@ def second_session(case, report):
         report["initial_2"] = gimp.initial
         dialog = open_filter(gimp)
         xdotool("mousemove", SCREEN[0] - 4, SCREEN[1] - 4)
-        screenshot("remembered")
+        screenshot(DIR, "remembered")
         press_ok(dialog)
         wait_job_end()
         report["after_remembered"] = gimp.state()
         report["last_values_2"] = last_values(case["profile"])
         dialog = open_filter(gimp)
         reset_to_factory_defaults(dialog)
-        screenshot("reset")
+        screenshot(DIR, "reset")
         choose_style_file(dialog, case["style"])
         press_ok(dialog)
         wait_job_end()
@@ -399,7 +298,7 @@ def last_values(profile):
 def main():
     with open(os.path.join(DIR, "case.json")) as f:
         case = json.load(f)
-    report = {}
+    report, started = {}, time.monotonic()
     try:
         with Display():
             first_session(case, report)
@@ -407,16 +306,15 @@ def main():
     except Exception as exc:
         report["error"] = f"{type(exc).__name__}: {exc}"
         try:
-            screenshot("failure")
+            screenshot(DIR, "failure")
         except Exception:
             pass
         raise
     finally:
-        report["seconds"] = round(time.monotonic() - T0, 1)
+        report["seconds"] = round(time.monotonic() - started, 1)
         with open(os.path.join(DIR, "report.json"), "w") as f:
             json.dump(report, f, indent=1)
 
 
-T0 = time.monotonic()
 if __name__ == "__main__":
     main()

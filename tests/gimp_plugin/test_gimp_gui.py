@@ -19,7 +19,7 @@ PICTURE_SIZE = (240, 160)
 LAYER = "Chelsea"
 RESULT = "Chelsea · starry_night"
 GIMP_WINDOW = (0, 0, 802, 622)  # the image window on the 1024x720 screen, for the README's crops
-DRIVER_FILES = ("gimp_gui_driver.py", "gimp_gui_agent.py", "gimp_images.py", "server_probe.py")
+DRIVER_FILES = ("gimp_gui_driver.py", "gimp_gui_x.py", "gimp_gui_agent.py", "gimp_images.py", "server_probe.py")
 
 
 @pytest.fixture
