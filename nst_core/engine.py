@@ -12,19 +12,19 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from . import images
+from . import images, memory, precision as precision_mod, tiling
 from .cache import TargetCache
 from .errors import Cancelled, DeviceOutOfMemory, InvalidInput, is_out_of_memory
-from .layers import LAYER_INDEX, LAYER_NAMES
-from .losses import content_loss, gram_matrix, style_loss, tv_loss
+from .memory import MemoryModel
 from .options import ResolvedOptions, StyleOptions, resolve
+from .plan import FORWARD_COST, Grid, JobPlan, ScalePlan, plan_job
 from .preprocess import Preprocessing
-from .progress import CancelToken, Progress, ProgressCallback
-from .schedule import scale_long_sides, steps_per_scale
+from .progress import CancelToken, EtaTracker, Progress, ProgressCallback
 from .vgg import VGGFeatures
 from .weights import load_weights
 
 StyleInput = Union[Image.Image, tuple[Image.Image, float]]
+PREVIEW_PIXELS = 2 ** 20  # previews of larger scales are reduced to about this many pixels
 
 
 @dataclass
@@ -35,6 +35,7 @@ class StyleResult:
     losses: dict[str, float]  # final weighted loss terms
     scales: list[tuple[int, int]] = field(default_factory=list)  # (w, h) per stage
     style_cache_hits: int = 0  # style targets taken from the cache instead of computed
+    plan: Optional[JobPlan] = None  # scales, tiles, optimizer and expected peak memory, made before any work
 
 
 def select_device(requested: Optional[str] = None) -> torch.device:
@@ -54,28 +55,49 @@ def select_device(requested: Optional[str] = None) -> torch.device:
 
 
 class Engine:
-    """Loads VGG19 once on a device; ``stylize`` may be called many times (serialized by a lock)."""
+    """Loads VGG19 once on a device; ``stylize`` may be called many times (serialized by a lock).
+
+    ``memory_budget_mb`` bounds what the engine holds on its device during a job, the model included
+    (on the CPU: the process's resident memory); None = a default from the device (nst_core.memory).
+    """
 
     def __init__(self, weights: str = "original", device: Optional[str] = None, *,
-                 preprocessing: Optional[str] = None, channels_last: Optional[bool] = None):
+                 preprocessing: Optional[str] = None, channels_last: Optional[bool] = None,
+                 memory_budget_mb: Optional[int] = None):
+        if memory_budget_mb is not None and memory_budget_mb <= 0:
+            raise InvalidInput("memory_budget_mb", f"must be > 0, got {memory_budget_mb!r}")
         state, self.weights_info = load_weights(weights, preprocessing)  # type: WeightsInfo
         self.torch_device = select_device(device)
         self.device = str(self.torch_device)
+        self.memory_budget_mb = memory_budget_mb
         # channels_last speeds up CPU convolutions (oneDNN); on CUDA cuDNN picks well for NCHW fp32.
         self.channels_last = (self.torch_device.type == "cpu") if channels_last is None else channels_last
         self.model = VGGFeatures(state).to(self.torch_device)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.preprocessing = Preprocessing(self.weights_info.preprocessing).to(self.torch_device)
+        self._memory_models: dict[str, MemoryModel] = {}
         self._lock = threading.Lock()
 
     # -- network access --------------------------------------------------------------------------
+    def network(self, pooling: str = "max", precision: str = "float32") -> tiling.Net:
+        """``net(rgb255, layer_names) -> activations`` (float32), converted to the network's input space."""
+        if pooling == "avg":
+            self.model.avg_scales()  # measured once, in float32, outside any autocast
+
+        def net(rgb255: torch.Tensor, names) -> dict[str, torch.Tensor]:
+            x = self.preprocessing.to_network(rgb255)
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with precision_mod.autocast(precision, self.torch_device):
+                out = self.model(x, names, pooling)
+            return {name: value.float() for name, value in out.items()}
+
+        return net
+
     def features(self, rgb255: torch.Tensor, names, pooling: str = "max") -> dict[str, torch.Tensor]:
-        """Activations of an RGB 0..255 NCHW image; conversion to the network's input space included."""
-        x = self.preprocessing.to_network(rgb255)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return self.model(x, names, pooling)
+        """Activations of an RGB 0..255 NCHW image in float32."""
+        return self.network(pooling)(rgb255, names)
 
     def warm_up(self, size: int = 64) -> None:
         """One forward/backward so kernels, allocator and thread pools are ready before the first job."""
@@ -83,6 +105,55 @@ class Engine:
             x = torch.rand(1, 3, size, size, device=self.torch_device, requires_grad=True)
             out = self.features(x * 255, ["relu5_1"])
             out["relu5_1"].mean().backward()
+            self.memory_model(precision_mod.effective("auto", self.torch_device))  # measured once on CUDA
+
+    # -- memory --------------------------------------------------------------------------------------
+    def memory_budget_bytes(self, memory_budget_mb: Optional[int] = None) -> int:
+        """The budget a job would get now: the given or configured one, or the device's default."""
+        return memory.budget_bytes(self.torch_device, memory_budget_mb or self.memory_budget_mb)
+
+    def memory_model(self, precision: str = "float32") -> MemoryModel:
+        """Bytes per pixel of a tile's step and forward pass (measured once per precision on CUDA)."""
+        if precision not in self._memory_models:
+            self._memory_models[precision] = memory.measure(*self._probes(precision), self.torch_device)
+        return self._memory_models[precision]
+
+    def _probes(self, precision: str):
+        """One step of the default objective, and one forward-only Gram pass, on a random size² image."""
+        net = self.network("max", precision)
+        opts = resolve(StyleOptions(), 1)
+        layers = opts.style_layers
+
+        def image(size: int) -> torch.Tensor:
+            return torch.rand(1, 3, size, size, device=self.torch_device) * 255
+
+        def step(size: int) -> None:
+            x = image(size)
+            whole = tiling.grid(size, size, 1, 1, halo=0, align=16)
+            targets = tiling.accumulate_grams(net, image(64), layers, tiling.grid(64, 64, 1, 1, halo=0, align=16))
+            content = tiling.assemble_features(net, image(size), opts.content_layers, whole)
+            weights = tiling.Weights(1.0, 1.0, 1.0, dict(zip(layers, opts.style_layer_weights)))
+            tiling.TiledObjective(net, content, targets, weights)(x, whole)
+
+        def forward(size: int) -> None:
+            tiling.accumulate_grams(net, image(size), layers, tiling.grid(size, size, 1, 1, halo=0, align=16))
+
+        return step, forward
+
+    def plan(self, content_size: tuple[int, int], style_sizes: Sequence[tuple[int, int]],
+             options: StyleOptions = StyleOptions(), *, memory_budget_mb: Optional[int] = None) -> JobPlan:
+        """The plan a job with these sizes would run (InvalidInput if it cannot run), without running it."""
+        opts = resolve(options, len(style_sizes))
+        return self._plan(content_size, style_sizes, opts, memory_budget_mb)
+
+    def _plan(self, content_size, style_sizes, opts: ResolvedOptions, memory_budget_mb) -> JobPlan:
+        precision = precision_mod.effective(opts.precision, self.torch_device)
+        if memory_budget_mb is not None and memory_budget_mb <= 0:
+            raise InvalidInput("memory_budget_mb", f"must be > 0, got {memory_budget_mb!r}")
+        if self.torch_device.type == "cpu":
+            memory.release_free_heap()
+        return plan_job(content_size, style_sizes, opts, budget=self.memory_budget_bytes(memory_budget_mb),
+                        resident=memory.resident_bytes(self.torch_device), model=self.memory_model(precision))
 
     # -- the job ---------------------------------------------------------------------------------
     def stylize(self, content: Image.Image, styles: Sequence[StyleInput],
@@ -90,7 +161,9 @@ class Engine:
                 progress: Optional[ProgressCallback] = None,
                 cancel: Optional[CancelToken] = None,
                 init_image: Optional[Image.Image] = None,
-                style_cache: Optional[TargetCache] = None) -> StyleResult:
+                style_cache: Optional[TargetCache] = None,
+                memory_budget_mb: Optional[int] = None) -> StyleResult:
+        """Stylize ``content``; ``memory_budget_mb`` overrides the engine's budget for this job."""
         if not isinstance(content, Image.Image):
             raise InvalidInput("content", "must be an image")
         style_images, blend = _split_styles(styles)
@@ -101,7 +174,11 @@ class Engine:
             raise InvalidInput("init_image", "an init image is required when init='image'")
         with self._lock:
             try:
-                return _Job(self, content, style_images, opts, progress, cancel, init_image, style_cache).run()
+                plan = self._plan(content.size, [s.size for s in style_images], opts, memory_budget_mb)
+                job = _Job(self, _Inputs.of(content, style_images, init_image), opts, plan,
+                           _Hooks(progress, cancel, style_cache))
+                with precision_mod.backend_flags(job.precision, self.torch_device):
+                    return job.run()
             except RuntimeError as exc:
                 self._release()
                 if is_out_of_memory(exc):
@@ -137,177 +214,218 @@ def _split_styles(styles: Sequence[StyleInput]) -> tuple[list[Image.Image], Opti
     return imgs, tuple(1.0 if w is None else w for w in weights)
 
 
-class _Job:
-    """One stylization: per-scale targets, the optimization loop, progress and the final image."""
+@dataclass
+class _Inputs:
+    """The job's pictures in working form: RGB content (+ alpha kept aside), RGB styles, the init image."""
 
-    def __init__(self, engine: Engine, content, styles, opts: ResolvedOptions, progress, cancel,
-                 init_image, cache):
-        self.e, self.opts, self.progress_cb, self.cancel = engine, opts, progress, cancel
-        self.cache, self.cache_hits, self.init_image = cache, 0, init_image
-        self.mode = content.mode
-        self.content_rgb, self.alpha = images.split_alpha(images.normalize_mode(content))
-        self.styles = [images.normalize_mode(s).convert("RGB") for s in styles]
-        long_side = min(opts.max_size, max(content.size))
-        sides = scale_long_sides(long_side, min(opts.min_size, long_side), opts.multiscale)
-        sizes = [images.working_size(content.size, s) for s in sides]
-        # Each pool halves the image; the deepest layer needs at least one pixel left.
-        deepest = max(LAYER_INDEX[n] for n in (*opts.content_layers, *opts.style_layers))
-        min_side = 2 ** sum(1 for n in LAYER_NAMES[:deepest] if n.startswith("pool"))
-        self.sizes = [s for s in sizes if min(s) >= min_side]
-        if not self.sizes:
-            raise InvalidInput("content", f"image is too small: its short side must be at least {min_side} px "
-                                          f"at the working size {sizes[-1][0]}×{sizes[-1][1]}")
-        self.steps = steps_per_scale(len(self.sizes), opts.steps, opts.coarse_steps)
-        self.layers = sorted(set(opts.content_layers) | set(opts.style_layers))
-        self.beta = opts.style_weight * opts.style_strength
+    mode: str
+    content: Image.Image
+    alpha: Optional[Image.Image]
+    styles: list[Image.Image]
+    init: Optional[Image.Image]
+
+    @classmethod
+    def of(cls, content: Image.Image, styles: Sequence[Image.Image], init: Optional[Image.Image]) -> "_Inputs":
+        rgb, alpha = images.split_alpha(images.normalize_mode(content))
+        return cls(content.mode, rgb, alpha, [images.normalize_mode(s).convert("RGB") for s in styles],
+                   images.normalize_mode(init).convert("RGB") if init is not None else None)
+
+
+@dataclass
+class _Hooks:
+    progress: Optional[ProgressCallback]
+    cancel: Optional[CancelToken]
+    cache: Optional[TargetCache]
+
+
+class _Job:
+    """One stylization, following its plan: per scale the targets, then the steps (tile by tile)."""
+
+    def __init__(self, engine: Engine, inputs: _Inputs, opts: ResolvedOptions, plan: JobPlan, hooks: _Hooks):
+        self.e, self.inputs, self.opts, self.plan, self.hooks = engine, inputs, opts, plan, hooks
+        self.device = engine.torch_device
+        self.precision = precision_mod.effective(opts.precision, self.device)
+        self.net = engine.network(opts.pooling, self.precision)
         self.start = time.perf_counter()
-        self.pixel_steps_total = sum(n * w * h for n, (w, h) in zip(self.steps, self.sizes))
-        self.pixel_steps_done = 0
-        self.step_seconds = 0.0
+        self.eta = EtaTracker(plan.total_work)
         self.overall_step = 0
+        self.overall_total = sum(s.steps for s in plan.scales)
+        self.cache_hits = 0
         self.losses: dict[str, float] = {}
 
     def run(self) -> StyleResult:
         image: Optional[torch.Tensor] = None
-        for stage, (size, steps) in enumerate(zip(self.sizes, self.steps), start=1):
-            if steps == 0:
+        for stage, scale in enumerate(self.plan.scales, start=1):
+            if scale.steps == 0:
                 continue
-            content = images.to_tensor(self.content_rgb, size).to(self.e.torch_device)
-            if self.opts.preserve_colors == "luminance":
-                content = images.luminance(content)
-            image = self._initial(stage, content, image, size)
-            image = self._optimize(stage, size, steps, content, image)
-        final = self._finish(image)
+            self.eta.start_scale(sum(s.target_work + s.steps * s.step_work for s in self.plan.scales[stage - 1:]))
+            image = _Scale(self, stage, scale).run(image)
+        final = self._to_image(image, full_size=self.opts.output_size == "content")
         return StyleResult(final, self.overall_step, time.perf_counter() - self.start, dict(self.losses),
-                           list(self.sizes), self.cache_hits)
+                           [s.size for s in self.plan.scales], self.cache_hits, self.plan)
 
-    # -- targets ---------------------------------------------------------------------------------
-    def _style_targets(self, content: torch.Tensor, size: tuple[int, int]) -> dict[str, torch.Tensor]:
-        long_side = max(1, round(self.opts.style_scale * max(size)))
+    def check_cancel(self) -> None:
+        if self.hooks.cancel is not None and self.hooks.cancel.cancelled:
+            raise Cancelled("cancelled")
+
+    def colour(self, tensor: torch.Tensor) -> torch.Tensor:
+        return images.luminance(tensor) if self.opts.preserve_colors == "luminance" else tensor
+
+    # -- style targets -----------------------------------------------------------------------------
+    def style_targets(self, scale: ScalePlan, content: torch.Tensor) -> dict[str, torch.Tensor]:
         blended: dict[str, torch.Tensor] = {}
-        for style, weight in zip(self.styles, self.opts.style_blend):
+        for style, size, grid, weight in zip(self.inputs.styles, scale.style_sizes, scale.style_grids,
+                                             self.opts.style_blend):
             if weight == 0:
                 continue
-            tensor = images.to_tensor(style, images.working_size(style.size, long_side)).to(content.device)
+            tensor = images.to_tensor(style, size).to(self.device)
             if self.opts.preserve_colors == "luminance":
                 tensor = images.match_luminance(images.luminance(tensor), content)
             elif self.opts.preserve_colors == "histogram":
                 tensor = images.match_color_statistics(tensor, content)
-            grams = self._grams(tensor)
-            for layer, gram in grams.items():
+            for layer, gram in self._grams(tensor, grid).items():
                 blended[layer] = blended[layer] + weight * gram if layer in blended else weight * gram
+            del tensor
         return blended
 
-    def _grams(self, style: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Gram matrices of one prepared style image, through the cache when one is given."""
+    def _grams(self, style: torch.Tensor, grid: Grid) -> dict[str, torch.Tensor]:
+        """Gram matrices of one prepared style image (over tiles when it is large), through the cache."""
         key = None
-        if self.cache is not None:
+        if self.hooks.cache is not None:
             digest = hashlib.sha256(style.detach().cpu().numpy().tobytes()).hexdigest()
             key = (digest, tuple(style.shape), self.opts.style_layers, self.opts.pooling,
-                   self.e.weights_info.sha256, self.e.device)
-            cached = self.cache.get(key)
+                   self.e.weights_info.sha256, self.e.device, self.precision)
+            cached = self.hooks.cache.get(key)
             if cached is not None:
                 self.cache_hits += 1
                 return cached
-        with torch.no_grad():
-            feats = self.e.features(style, self.opts.style_layers, self.opts.pooling)
-            grams = {layer: gram_matrix(f) for layer, f in feats.items()}
+        tiles = self.tiles(style, grid)
+        grams = tiling.accumulate_grams(self.net, style, self.opts.style_layers, tiles, self.target_tick)
         if key is not None:
-            self.cache.put(key, grams)
+            self.hooks.cache.put(key, grams)
         return grams
 
-    # -- optimization ----------------------------------------------------------------------------
-    def _initial(self, stage: int, content: torch.Tensor, previous: Optional[torch.Tensor], size) -> torch.Tensor:
-        if previous is not None:  # coarse-to-fine: the last scale's result seeds this one
-            return F.interpolate(previous, size=(size[1], size[0]), mode="bicubic",
-                                 align_corners=False).clamp(0, 255)
-        if self.opts.init == "content":
-            return content.clone()
-        if self.opts.init == "noise":
-            g = torch.Generator().manual_seed(self.opts.seed)
-            noise = torch.rand(content.shape, generator=g) * 255
-            noise = noise.to(content.device)
-            return images.luminance(noise) if self.opts.preserve_colors == "luminance" else noise
-        init = images.to_tensor(images.normalize_mode(self.init_image).convert("RGB"), size).to(content.device)
-        return images.luminance(init) if self.opts.preserve_colors == "luminance" else init
+    def tiles(self, image: torch.Tensor, grid: Grid, generator=None) -> list[tiling.Tile]:
+        h, w = image.shape[2:]
+        return tiling.grid(h, w, grid.rows, grid.cols, halo=grid.halo, align=self.plan.align,
+                           jitter=grid.jitter if generator is not None else 0, generator=generator)
 
-    def _optimize(self, stage, size, steps, content, init) -> torch.Tensor:
-        opts, e = self.opts, self.e
-        torch.manual_seed(opts.seed)
-        with torch.no_grad():
-            content_targets = {k: v for k, v in e.features(content, opts.content_layers, opts.pooling).items()}
-        style_targets = self._style_targets(content, size)
-        # The optimized image stays NCHW: torch's L-BFGS cannot handle a channels_last parameter.
-        image = init.detach().clone().contiguous().requires_grad_(True)
-        if opts.optimizer == "lbfgs":
-            # max_iter=1: exactly one function evaluation per step(), so progress and cancel are per step.
-            optimizer = torch.optim.LBFGS([image], lr=1.0, max_iter=1, history_size=50,
-                                          tolerance_grad=-1.0, tolerance_change=-1.0)
-        else:
-            optimizer = torch.optim.Adam([image], lr=opts.learning_rate)
-        terms: dict[str, torch.Tensor] = {}
+    def target_tick(self, done: int, total: int, tile: tiling.Tile, backward: bool) -> None:
+        self.eta.done(FORWARD_COST * tile.window_pixels)
+        self.check_cancel()
 
-        def closure() -> torch.Tensor:
-            optimizer.zero_grad(set_to_none=True)
-            feats = e.features(image, self.layers, opts.pooling)
-            c = sum(content_loss(feats[layer], content_targets[layer]) for layer in opts.content_layers)
-            c = c / len(opts.content_layers)
-            s = style_loss(feats, style_targets, opts.style_layers, opts.style_layer_weights)
-            t = tv_loss(image)
-            total = opts.content_weight * c + self.beta * s + opts.tv_weight * t
-            total.backward()
-            terms.update(content=opts.content_weight * c.detach(), style=self.beta * s.detach(),
-                         tv=opts.tv_weight * t.detach(), total=total.detach())
-            return total
-
-        pixels = size[0] * size[1]
-        for step in range(1, steps + 1):
-            if self.cancel is not None and self.cancel.cancelled:
-                raise Cancelled("cancelled")
-            t0 = time.perf_counter()
-            optimizer.step(closure)
-            self.losses = {k: float(v) for k, v in terms.items()}
-            self.step_seconds += time.perf_counter() - t0
-            self.pixel_steps_done += pixels
-            self.overall_step += 1
-            if self.progress_cb is not None:
-                self._report(stage, step, steps, size, image)
-        if self.cancel is not None and self.cancel.cancelled:
-            raise Cancelled("cancelled")
-        return image.detach()
-
-    def _report(self, stage, step, steps, size, image) -> None:
-        rate = self.step_seconds / max(1, self.pixel_steps_done)
-        eta = (self.pixel_steps_total - self.pixel_steps_done) * rate
-        snapshot = image.detach().clone()  # L-BFGS updates the parameter in place; a few MB per step
-        preview: Callable[[], Image.Image] = lambda: self._to_image(snapshot, full_size=False)
-        self.progress_cb(Progress(
-            stage=stage, stages=len(self.sizes), step=step, total=steps, overall_step=self.overall_step,
-            overall_total=sum(self.steps), losses=dict(self.losses),
-            elapsed_seconds=time.perf_counter() - self.start, eta_seconds=eta, width=size[0], height=size[1],
+    # -- progress and output -----------------------------------------------------------------------
+    def report(self, stage: int, scale: ScalePlan, step: int, tile: int, tiles: int,
+               image: Optional[torch.Tensor]) -> None:
+        """A complete step (``tile == tiles``, with a preview of ``image``) or a tile pass of the next one."""
+        if self.hooks.progress is None:
+            return
+        preview: Optional[Callable[[], Image.Image]] = None
+        if image is not None:
+            snapshot = _snapshot(image)  # L-BFGS updates the parameter in place
+            preview = lambda: self._to_image(snapshot, full_size=False)  # noqa: E731
+        self.hooks.progress(Progress(
+            stage=stage, stages=len(self.plan.scales), step=step, total=scale.steps,
+            overall_step=self.overall_step + (tile < tiles), overall_total=self.overall_total,
+            losses=dict(self.losses), elapsed_seconds=time.perf_counter() - self.start,
+            eta_seconds=self.eta.eta(), width=scale.size[0], height=scale.size[1], tile=tile, tiles=tiles,
             preview=preview))
 
-    # -- output ----------------------------------------------------------------------------------
-    def _finish(self, image: torch.Tensor) -> Image.Image:
-        return self._to_image(image, full_size=self.opts.output_size == "content")
-
     def _to_image(self, image: torch.Tensor, full_size: bool) -> Image.Image:
-        image = image.float().clamp(0, 255)
-        target = self.content_rgb.size if full_size else (image.shape[3], image.shape[2])
+        target = self.inputs.content.size if full_size else (image.shape[3], image.shape[2])
         if self.opts.preserve_colors == "luminance":
             # Upscale the optimized luma, then take chroma from the content at the output size.
             grey = images.to_image(image)
             if grey.size != target:
                 grey = grey.resize(target, Image.Resampling.LANCZOS)
-            chroma = images.to_tensor(self.content_rgb, target)
+            chroma = images.to_tensor(self.inputs.content, target)
             rgb = images.to_image(images.combine_luma_chroma(images.to_tensor(grey), chroma))
         else:
             rgb = images.to_image(image)
             if rgb.size != target:
                 rgb = rgb.resize(target, Image.Resampling.LANCZOS)
-        if self.mode == "L":
+        if self.inputs.mode == "L":
             return rgb.convert("L")
-        if self.alpha is not None:
-            alpha = self.alpha if self.alpha.size == rgb.size else self.alpha.resize(rgb.size, Image.Resampling.LANCZOS)
-            rgb.putalpha(alpha)
+        alpha = self.inputs.alpha
+        if alpha is not None:
+            rgb.putalpha(alpha if alpha.size == rgb.size else alpha.resize(rgb.size, Image.Resampling.LANCZOS))
         return rgb
+
+
+def _snapshot(image: torch.Tensor) -> torch.Tensor:
+    h, w = image.shape[2:]
+    if h * w <= PREVIEW_PIXELS:
+        return image.detach().clone()
+    factor = (PREVIEW_PIXELS / (h * w)) ** 0.5
+    return F.interpolate(image.detach(), size=(max(1, int(h * factor)), max(1, int(w * factor))), mode="area")
+
+
+class _Scale:
+    """One scale of a job: targets, initial image, optimizer, and the steps."""
+
+    def __init__(self, job: _Job, stage: int, plan: ScalePlan):
+        self.job, self.stage, self.plan = job, stage, plan
+        self.generator = tiling.tile_generator(job.opts.seed, stage)
+
+    def run(self, previous: Optional[torch.Tensor]) -> torch.Tensor:
+        job, opts = self.job, self.job.opts
+        torch.manual_seed(opts.seed)
+        w, h = self.plan.size
+        content = job.colour(images.to_tensor(job.inputs.content, (w, h)).to(job.device))
+        style_targets = job.style_targets(self.plan, content)
+        content_targets = tiling.assemble_features(job.net, content, opts.content_layers,
+                                                   job.tiles(content, self.plan.content_grid), job.target_tick)
+        init = self._initial(content, previous)
+        del content, previous
+        objective = tiling.TiledObjective(job.net, content_targets, style_targets, tiling.Weights(
+            opts.content_weight, opts.style_weight * opts.style_strength, opts.tv_weight,
+            dict(zip(opts.style_layers, opts.style_layer_weights))))
+        return self._optimize(objective, init)
+
+    def _initial(self, content: torch.Tensor, previous: Optional[torch.Tensor]) -> torch.Tensor:
+        job = self.job
+        if previous is not None:  # coarse-to-fine: the last scale's result seeds this one
+            return F.interpolate(previous, size=content.shape[2:], mode="bicubic", align_corners=False).clamp_(0, 255)
+        if job.opts.init == "content":
+            return content.clone()
+        if job.opts.init == "noise":
+            g = torch.Generator().manual_seed(job.opts.seed)
+            return job.colour((torch.rand(content.shape, generator=g) * 255).to(content.device))
+        return job.colour(images.to_tensor(job.inputs.init, self.plan.size).to(content.device))
+
+    def _optimize(self, objective: tiling.TiledObjective, init: torch.Tensor) -> torch.Tensor:
+        job, plan = self.job, self.plan
+        # The optimized image stays NCHW: torch's L-BFGS cannot handle a channels_last parameter.
+        image = init.contiguous().requires_grad_(True)
+        del init
+        if plan.optimizer == "lbfgs":
+            # max_iter=1: exactly one function evaluation per step(), so progress and cancel are per step.
+            optimizer = torch.optim.LBFGS([image], lr=1.0, max_iter=1, history_size=plan.history,
+                                          tolerance_grad=-1.0, tolerance_change=-1.0)
+        else:
+            optimizer = torch.optim.Adam([image], lr=plan.learning_rate)
+        step = 0
+
+        def on_tile(done: int, passes: int, tile: tiling.Tile, backward: bool) -> None:
+            job.eta.done((1.0 if backward else FORWARD_COST) * tile.window_pixels)
+            if done < passes:
+                job.report(self.stage, plan, step, done, passes, None)
+            job.check_cancel()  # a cancel, also one from this report's callback, stops before the next tile
+
+        def closure() -> torch.Tensor:
+            tiles = job.tiles(image, plan.grid, self.generator)
+            terms, grad = objective(image.detach(), tiles, on_tile)
+            image.grad = grad
+            job.losses = terms
+            return torch.tensor(terms["total"])
+
+        later = sum(s.target_work + s.steps * s.step_work for s in job.plan.scales[self.stage:])
+        job.eta.remaining = later + plan.steps * plan.step_work
+        for step in range(1, plan.steps + 1):
+            job.check_cancel()
+            optimizer.step(closure)
+            job.overall_step += 1
+            job.eta.remaining = later + (plan.steps - step) * plan.step_work  # planned, not the moved cuts
+            job.report(self.stage, plan, step, plan.tile_passes(), plan.tile_passes(), image)
+        job.check_cancel()
+        return image.detach()

@@ -21,8 +21,12 @@ class StyleEngine(Protocol):
     def stylize(self, content: "Image.Image", styles: Sequence["StyleInput"], options: "StyleOptions", *,
                 progress: Optional["ProgressCallback"] = None, cancel: Optional["CancelToken"] = None,
                 init_image: Optional["Image.Image"] = None,
-                style_cache: Optional["TargetCache"] = None) -> "StyleResult":
-        """Run one job; raises the errors of ``nst_core.errors``."""
+                style_cache: Optional["TargetCache"] = None,
+                memory_budget_mb: Optional[int] = None) -> "StyleResult":
+        """Run one job within the memory budget (None: the engine's); raises the errors of ``nst_core.errors``."""
+
+    def memory_budget_bytes(self, memory_budget_mb: Optional[int] = None) -> int:
+        """The budget a job would get now: the given or configured one, or the device's default."""
 
     def warm_up(self) -> None:
         """One small pass so the first job pays no one-time setup."""

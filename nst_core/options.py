@@ -23,6 +23,9 @@ INITS = ("content", "noise", "image")
 POOLINGS = ("max", "avg")
 COLOR_MODES = ("none", "luminance", "histogram")
 OUTPUT_SIZES = ("content", "working")
+#: "auto" is float32 on the CPU and MPS and ``nst_core.precision.CUDA_DEFAULT`` on CUDA; tf32, bf16 need CUDA.
+PRECISIONS = ("auto", "float32", "tf32", "bf16")
+MIN_TILE_SIZE = 16  # one position of relu5_1
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,10 @@ PRESETS: dict[str, Preset] = {
     "draft": Preset("Draft (fast)", "256 px, a quick look", max_size=256, steps=30, coarse_steps=40, **_WEIGHTS),
     "balanced": Preset("Balanced", "512 px, the default", max_size=512, steps=20, coarse_steps=40, **_WEIGHTS),
     "fine": Preset("Fine (slow)", "1024 px, sharper strokes", max_size=1024, steps=40, coarse_steps=60, **_WEIGHTS),
+    # Up to the content's own size; scales above 512 px get fewer steps (nst_core.schedule, README "Presets").
+    "full": Preset("Full resolution", "the image's own size, brush strokes at 100 % zoom, tile by tile within "
+                   "the server's memory budget; on a CPU this takes minutes (tens of minutes at 12 MP)",
+                   max_size=MAX_SIDE, steps=10, coarse_steps=40, **_WEIGHTS),
 }
 DEFAULT_PRESET = "balanced"
 
@@ -120,6 +127,10 @@ class StyleOptions:
                         gimp={"label": "S_eed", "max": 2**31 - 1})
     output_size: str = _option("content", "content: the result at the content's size; working: at the "
                                "optimized size", "choice", choices=OUTPUT_SIZES, cli=False)
+    tile_size: int = _option(0, "inner tile side for scales optimized tile by tile, pixels (0: planned from the "
+                             "memory budget)", "int", **_count(MAX_SIDE))
+    precision: str = _option("auto", "arithmetic of the convolutions; tf32 and bf16 need CUDA (Gram matrices "
+                             "and losses stay float32)", "choice", choices=PRECISIONS)
 
 
 def option_specs() -> dict[str, OptionSpec]:
@@ -222,6 +233,8 @@ def resolve(options: StyleOptions, n_styles: int) -> ResolvedOptions:
     if sum(blend) <= 0:
         raise InvalidInput("style_blend", "weights must not all be zero")
     values["style_blend"] = tuple(w / sum(blend) for w in blend)
+    if 0 < values["tile_size"] < MIN_TILE_SIZE:
+        raise InvalidInput("tile_size", f"must be 0 (automatic) or at least {MIN_TILE_SIZE}, got {values['tile_size']!r}")
     values["min_size"] = min(values["min_size"], values["max_size"])
     return ResolvedOptions(**values)
 
@@ -234,5 +247,5 @@ def with_overrides(options: StyleOptions, **changes) -> StyleOptions:
 __all__ = [
     "StyleOptions", "ResolvedOptions", "OptionSpec", "Preset", "PRESETS", "DEFAULT_PRESET", "resolve",
     "with_overrides", "option_specs", "option_defaults", "CONTENT_LAYERS", "STYLE_LAYERS", "OPTIMIZERS",
-    "INITS", "POOLINGS", "COLOR_MODES", "OUTPUT_SIZES",
+    "INITS", "POOLINGS", "COLOR_MODES", "OUTPUT_SIZES", "PRECISIONS",
 ]

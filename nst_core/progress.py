@@ -6,6 +6,7 @@ from the engine to the GIMP plug-in (``tests/server/test_progress_shape.py`` hol
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional
 
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
 
 
 class CancelToken:
-    """Thread-safe flag checked by the engine once per optimizer step."""
+    """Thread-safe flag checked by the engine before every step and after every tile."""
 
     def __init__(self) -> None:
         self._event = threading.Event()
@@ -29,7 +30,12 @@ class CancelToken:
 
 @dataclass(frozen=True)
 class Progress:
-    """One optimizer step. ``step``/``total`` count within the current scale (stage)."""
+    """One optimizer step, or one tile pass of a step on a tiled scale. ``step``/``total`` count within the
+    current scale (stage). On a tiled scale a report comes after each tile pass: ``tile`` of ``tiles`` passes
+    of ``step`` are done (each tile is visited twice, see nst_core.tiling), ``tile == tiles`` once the step
+    is complete; an untiled scale reports once per step with ``tile = tiles = 1``. ``preview`` is set on
+    complete steps only: the image at the working size, or a reduction of it to about 1 MP when larger.
+    """
 
     stage: int  # 1-based scale index
     stages: int  # number of scales
@@ -39,10 +45,43 @@ class Progress:
     overall_total: int  # steps over all stages
     losses: dict[str, float]  # "content", "style", "tv", "total" (weighted)
     elapsed_seconds: float  # since the job started
-    eta_seconds: float  # left, estimated from the pixels still to process
+    eta_seconds: float  # left in the whole job (EtaTracker)
     width: int  # size optimized at this stage
     height: int
+    tile: int = 1  # tile passes done in this step
+    tiles: int = 1  # tile passes in this step
     preview: Optional[Callable[[], "Image.Image"]] = field(repr=False, compare=False, default=None)
+
+
+class EtaTracker:
+    """Seconds left, from the work still to do (in units of one pixel through forward+backward, from the job's
+    plan) and the rate measured at the current scale, or at the last one while the current has no finished
+    work yet. Rates per pixel vary little between sizes, but a machine shared with other work drifts, so the
+    most recent rate counts."""
+
+    def __init__(self, total_work: float):
+        self.remaining = total_work
+        self._scale_seconds = self._scale_work = 0.0
+        self._rate: Optional[float] = None
+        self._mark = time.perf_counter()
+
+    def start_scale(self, remaining: float) -> None:
+        if self._scale_work > 0:
+            self._rate = self._scale_seconds / self._scale_work
+        self._scale_seconds = self._scale_work = 0.0
+        self._mark = time.perf_counter()
+        self.remaining = remaining
+
+    def done(self, work: float) -> None:
+        now = time.perf_counter()
+        self._scale_seconds += now - self._mark
+        self._mark = now
+        self._scale_work += work
+        self.remaining = max(0.0, self.remaining - work)
+
+    def eta(self) -> float:
+        rate = self._scale_seconds / self._scale_work if self._scale_work > 0 else self._rate
+        return self.remaining * (rate or 0.0)
 
 
 ProgressCallback = Callable[[Progress], None]

@@ -1,7 +1,22 @@
-"""Coarse-to-fine scale schedule: long sides from ~min_size doubling up to the working size."""
+"""Coarse-to-fine schedule: the sizes of the content and the styles at each scale, and the steps per scale.
+
+Scales go from about ``min_size`` doubling up to the working size, which is ``max_size`` or the content's own
+size, whichever is smaller (never upscaled), and at most :data:`MAX_WORKING_PIXELS`. Up to
+:data:`DETAIL_SIDE` every coarse scale gets ``coarse_steps``; above it a coarse scale gets half as many
+per doubling, never fewer than ``steps``: by 512 px the picture is complete (``balanced`` ends there),
+finer scales add brush texture, and each of their steps costs four times the last. The final scale gets
+``steps``. (README "Presets" shows the crops these choices were made from.)
+"""
 from __future__ import annotations
 
 import math
+
+from .errors import InvalidInput
+from .limits import DEFAULT_MAX_PIXELS
+
+MAX_WORKING_PIXELS = DEFAULT_MAX_PIXELS  # the server's default image limit: 8192 × 8192
+DETAIL_SIDE = 512  # coarse scales up to this long side keep coarse_steps (the default preset's final size)
+MAX_STYLE_SIDE = 32768  # a style stretched to the network's minimum short side may not get longer than this
 
 
 def scale_long_sides(long_side: int, min_size: int, multiscale: bool) -> list[int]:
@@ -12,6 +27,66 @@ def scale_long_sides(long_side: int, min_size: int, multiscale: bool) -> list[in
     return [max(1, round(long_side / 2 ** (n - 1 - i))) for i in range(n)]
 
 
-def steps_per_scale(n_scales: int, steps: int, coarse_steps: int) -> list[int]:
-    """The final scale gets ``steps``; each coarser one ``coarse_steps`` (0 skips it)."""
-    return [coarse_steps] * (n_scales - 1) + [steps]
+def steps_per_scale(sides: list[int], steps: int, coarse_steps: int) -> list[int]:
+    """Steps for scales with these long sides (see the module docstring); a 0 skips a coarse scale."""
+    out = []
+    for side in sides[:-1]:
+        if side <= DETAIL_SIDE or coarse_steps == 0:
+            out.append(coarse_steps)
+        else:
+            out.append(max(steps, round(coarse_steps * DETAIL_SIDE / side)))
+    return out + [steps]
+
+
+def fit(size: tuple[int, int], long_side: int) -> tuple[int, int]:
+    """Scale ``(w, h)`` so the long side is ``long_side``, keeping the aspect ratio."""
+    w, h = size
+    scale = long_side / max(w, h)
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def working_long_side(content: tuple[int, int], max_size: int) -> int:
+    """``max_size``, but never beyond the content's own size nor :data:`MAX_WORKING_PIXELS`."""
+    long_side = min(max_size, max(content))
+    w, h = fit(content, long_side)
+    if w * h > MAX_WORKING_PIXELS:
+        long_side = int(long_side * math.sqrt(MAX_WORKING_PIXELS / (w * h)))
+    return long_side
+
+
+def scales(content: tuple[int, int], max_size: int, min_size: int, multiscale: bool, steps: int,
+           coarse_steps: int, min_side: int) -> list[tuple[tuple[int, int], int]]:
+    """``(size, steps)`` of the content at each scale. Scales too small for the network (a short side under
+    ``min_side``) are left out; if even the finest is, the content is too small: InvalidInput."""
+    long_side = working_long_side(content, max_size)
+    sides = scale_long_sides(long_side, min(min_size, long_side), multiscale)
+    planned = list(zip((fit(content, s) for s in sides), steps_per_scale(sides, steps, coarse_steps)))
+    usable = [(size, n) for size, n in planned if min(size) >= min_side]
+    if not usable:
+        w, h = planned[-1][0]
+        raise InvalidInput("content", f"image is too small: at its working size {w}×{h} the short side must be "
+                                      f"at least {min_side} px for the layers used (the deepest halves it "
+                                      f"{int(math.log2(min_side))} times)")
+    return usable
+
+
+def style_size(style: tuple[int, int], content_side: int, style_scale: float, min_side: int,
+               field: str) -> tuple[int, int]:
+    """A style's size at a scale whose content long side is ``content_side``.
+
+    Its long side is ``style_scale`` × the content's, but never beyond ``style_scale`` × its own (a style is
+    not blown up past its own resolution: at full resolution the brush strokes keep their own size). A
+    style too thin for the network at that size (a panorama, a small ``style_scale``) is enlarged until its
+    short side is ``min_side``; only a style so elongated that this would exceed :data:`MAX_STYLE_SIDE`
+    cannot be used.
+    """
+    long_side = max(1, round(style_scale * min(content_side, max(style))))
+    w, h = fit(style, long_side)
+    if min(w, h) < min_side:
+        grow = min_side / min(style)
+        w, h = max(min_side, math.ceil(style[0] * grow)), max(min_side, math.ceil(style[1] * grow))
+        if max(w, h) > MAX_STYLE_SIDE:
+            raise InvalidInput(field, f"is {style[0]}×{style[1]}: too elongated for the network, which needs a short "
+                                      f"side of {min_side} px (that would make it {w}×{h}; at most "
+                                      f"{MAX_STYLE_SIDE} px long); crop it")
+    return w, h

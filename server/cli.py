@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--queue-size", type=int, default=DEFAULT_QUEUE_SIZE, help="jobs that may wait (default 8)")
     serve.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="largest image, width*height")
     serve.add_argument("--cache-mb", type=int, default=DEFAULT_CACHE_MB, help="style-target cache size, MiB")
+    serve.add_argument("--memory-budget-mb", type=int, default=None,
+                       help="memory a job may use, the model included (on a CPU the process's RSS), MiB; jobs "
+                            "are tiled to stay under it (default: 95%% of the GPU's free memory, or half the RAM)")
     serve.add_argument("--grace", type=float, default=DEFAULT_GRACE_SECONDS,
                        help="seconds a running job may finish after SIGINT/SIGTERM before it is cancelled")
 
@@ -121,7 +124,7 @@ def serve(args) -> int:
         handle = start_server(address=address, weights=args.weights, device=args.device,
                               preprocessing=args.preprocessing, token=token,
                               queue_size=args.queue_size, max_pixels=args.max_pixels, cache_mb=args.cache_mb,
-                              wait=False)
+                              wait=False, memory_budget_mb=args.memory_budget_mb)
     except (ServerStartError, ValueError) as exc:
         print(f"nst serve: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -240,7 +243,7 @@ def _stylize_local(args, content: bytes, styles: list[bytes], init: Optional[byt
 
     def on_progress(p) -> None:
         bar.update(p)
-        if preview_dir is not None and time.monotonic() - last_preview[0] >= 1.0:
+        if preview_dir is not None and p.preview is not None and time.monotonic() - last_preview[0] >= 1.0:
             last_preview[0] = time.monotonic()
             last_preview[1] += 1
             p.preview().save(preview_dir / f"preview-{last_preview[1]:04d}.png")

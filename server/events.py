@@ -29,9 +29,11 @@ class Progress:
     overall_total: int
     losses: dict[str, float]
     elapsed_seconds: float  # since the job started
-    eta_seconds: float  # left (estimate)
+    eta_seconds: float  # left in the whole job (estimate)
     width: int  # size optimized at this stage
     height: int
+    tile: int  # tile passes done in this step (a tiled scale reports after each; 0 from older servers)
+    tiles: int  # tile passes in the step: the step is complete when tile == tiles
 
 
 @dataclass(frozen=True)

@@ -129,8 +129,10 @@ def _failure(exc: BaseException) -> JobError:
 class JobManager:
     """Runs jobs one at a time on ``engine``; at most ``queue_size`` more wait their turn."""
 
-    def __init__(self, engine: StyleEngine, *, queue_size: int, style_cache: Optional[TargetCache] = None):
+    def __init__(self, engine: StyleEngine, *, queue_size: int, style_cache: Optional[TargetCache] = None,
+                 memory_budget_mb: Optional[int] = None):
         self.engine = engine
+        self.memory_budget_mb = memory_budget_mb  # None: the engine's own
         self.queue_size = queue_size
         self.style_cache = style_cache
         self._waiting: deque[Job] = deque()
@@ -252,7 +254,8 @@ class JobManager:
         try:
             result = self.engine.stylize(job_input.content, job_input.styles, job_input.options,
                                          progress=on_progress, cancel=job.token,
-                                         init_image=job_input.init_image, style_cache=self.style_cache)
+                                         init_image=job_input.init_image, style_cache=self.style_cache,
+                                         memory_budget_mb=self.memory_budget_mb)
             payload = _encode(result.image, job_input.output_format)
             result.image = None  # the encoded bytes are all that is streamed
         except Cancelled:

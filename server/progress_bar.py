@@ -33,7 +33,9 @@ class ProgressBar:
     def update(self, progress) -> None:
         """``progress``: anything with the Progress fields (the engine's or ``server.events.Progress``)."""
         p = progress
-        desc = f"stage {p.stage}/{p.stages}  step {p.step}/{p.total}"
+        tiled = p.tiles > 1  # a tiled scale reports each tile pass of the step in progress
+        done = p.overall_step - 1 + p.tile / p.tiles if tiled else p.overall_step
+        desc = f"stage {p.stage}/{p.stages}  step {p.step}/{p.total}" + (f"  tile {p.tile}/{p.tiles}" if tiled else "")
         eta = f"ETA {format_seconds(p.eta_seconds)}"
         if self.tty:
             if self._bar is None:
@@ -41,10 +43,10 @@ class ProgressBar:
                                  leave=False)
             self._bar.set_description_str(desc, refresh=False)
             self._bar.set_postfix_str(eta, refresh=False)
-            self._bar.update(p.overall_step - self._bar.n)
-        elif time.monotonic() - self._last_line >= 1.0 or p.overall_step == p.overall_total:
+            self._bar.update(done - self._bar.n)
+        elif time.monotonic() - self._last_line >= 1.0 or done == p.overall_total:
             self._last_line = time.monotonic()
-            line = tqdm.format_meter(p.overall_step, p.overall_total, time.monotonic() - self._start, prefix=desc,
+            line = tqdm.format_meter(done, p.overall_total, time.monotonic() - self._start, prefix=desc,
                                      unit="step", bar_format=_FORMAT, postfix=eta, ascii=True)
             print(line, file=self.stream, flush=True)
 

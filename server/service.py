@@ -130,7 +130,8 @@ class StyleServicer(style_pb2_grpc.StyleServiceServicer):
             **loaded,
             limits=style_pb2.Limits(max_pixels=state.max_pixels, max_request_bytes=max_request_bytes(state.max_pixels),
                                     queue_size=state.queue_size, cache_bytes=state.cache.max_bytes,
-                                    max_styles=MAX_STYLES),
+                                    max_styles=MAX_STYLES,
+                                    memory_budget_bytes=_memory_budget(engine, state.memory_budget_mb)),
             presets=[style_pb2.Preset(name=name, **dataclasses.asdict(p)) for name, p in PRESETS.items()],
             default_preset=DEFAULT_PRESET,
             layer_names=LAYER_NAMES,
@@ -193,11 +194,19 @@ def _deny(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
                 response_serializer=handler.response_serializer)
 
 
+def _memory_budget(engine: Optional[StyleEngine], budget_mb: Optional[int]) -> int:
+    """The budget a job would get now (a configured one, or the device's default); 0 while loading."""
+    if engine is None:
+        return int(budget_mb or 0) * 2**20
+    return engine.memory_budget_bytes(budget_mb)
+
+
 class _ServerState:
     """What the servicer reads: set up in pieces while the model loads in the background."""
 
-    def __init__(self, *, token, queue_size, max_pixels, cache):
+    def __init__(self, *, token, queue_size, max_pixels, cache, memory_budget_mb=None):
         self.token = token
+        self.memory_budget_mb = memory_budget_mb
         self.queue_size = queue_size
         self.max_pixels = max_pixels
         self.cache = cache
@@ -267,7 +276,8 @@ class ServerHandle:
             state.load_error = f"{type(exc).__name__}: {exc}"
         else:
             state.engine = engine
-            state.manager = JobManager(engine, queue_size=state.queue_size, style_cache=state.cache)
+            state.manager = JobManager(engine, queue_size=state.queue_size, style_cache=state.cache,
+                                       memory_budget_mb=state.memory_budget_mb)
             if not self._stopped.is_set():
                 for name in ("", SERVICE_NAME):
                     self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -331,21 +341,25 @@ def start_server(engine: Optional[StyleEngine] = None, *, load: Optional[Callabl
                  address: str = "127.0.0.1:0", weights: str = "original", device: Optional[str] = None,
                  preprocessing: Optional[str] = None, token: Optional[str] = None,
                  queue_size: int = DEFAULT_QUEUE_SIZE, max_pixels: int = DEFAULT_MAX_PIXELS,
-                 cache_mb: int = DEFAULT_CACHE_MB, warmup: bool = True, wait: bool = True) -> ServerHandle:
+                 cache_mb: int = DEFAULT_CACHE_MB, warmup: bool = True, wait: bool = True,
+                 memory_budget_mb: Optional[int] = None) -> ServerHandle:
     """Start a real gRPC server around a loaded ``engine``, or one that ``load()`` returns, or else
     ``Engine(weights, device, preprocessing=…)``. Listening starts at once with health NOT_SERVING; loading
     and warm-up run in the background, then health turns SERVING. ``wait`` blocks until then and raises
-    ServerStartError if loading failed."""
+    ServerStartError if loading failed. ``memory_budget_mb`` bounds each job's memory (None: the engine's
+    default budget)."""
     if queue_size < 0:
         raise ValueError("queue_size must be >= 0")
     if max_pixels <= 0:
         raise ValueError("max_pixels must be > 0")
+    if memory_budget_mb is not None and memory_budget_mb <= 0:
+        raise ValueError("memory_budget_mb must be > 0")
     if engine is not None:
         load = lambda: engine  # noqa: E731
     elif load is None:
         load = functools.partial(_product_engine, weights, device, preprocessing)
     state = _ServerState(token=token, queue_size=queue_size, max_pixels=max_pixels,
-                         cache=TargetCache(max_bytes=cache_mb * 1024 * 1024))
+                         cache=TargetCache(max_bytes=cache_mb * 1024 * 1024), memory_budget_mb=memory_budget_mb)
     server, health_servicer = _grpc_server(state)
     handle = ServerHandle(server, _bind(server, address), state, health_servicer)
     server.start()

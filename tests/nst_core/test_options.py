@@ -39,6 +39,10 @@ BAD_OPTIONS = [
     ("style_layers", dict(style_layers=("relu1_1",) * 1000)),  # the same layer again and again
     ("multiscale", dict(multiscale="yes")),
     ("learning_rate", dict(learning_rate=1e9)),
+    ("tile_size", dict(tile_size=8)),
+    ("tile_size", dict(tile_size=-1)),
+    ("tile_size", dict(tile_size=32.5)),
+    ("precision", dict(precision="fp16")),
 ]
 
 

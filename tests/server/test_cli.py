@@ -114,3 +114,14 @@ def test_list_and_boolean_flags_reach_the_server(server, files):
     bad = _nst("stylize", str(content), str(style), "-o", str(out), "--force", "--server", server.address,
                "--style-layers", "relu1_1,relu9_9", *SMALL_ARGS)
     assert bad.returncode == 1 and "relu9_9" in bad.stderr and "style_layers" in bad.stderr
+
+
+def test_full_preset_with_a_forced_tile_size(server, files):
+    content, style, out = files
+    run = _nst("stylize", str(content), str(style), "-o", str(out), "--server", server.address, "--preset", "full",
+               "--tile-size", "32", "--steps", "2", "--precision", "float32")
+    assert run.returncode == 0, run.stderr
+    assert Image.open(out).size == (44, 33) and "step 2/2" in run.stderr
+    run = _nst("stylize", str(content), str(style), "-o", str(out), "--server", server.address, "--force",
+               "--tile-size", "8", *SMALL_ARGS)
+    assert run.returncode == 1 and "tile_size" in run.stderr

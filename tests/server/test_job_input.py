@@ -43,7 +43,7 @@ def test_every_option_set_on_the_wire_reaches_the_engine():
                  content_weight=2.0, tv_weight=10.0, preserve_colors="luminance", seed=9, optimizer="adam",
                  init="noise", pooling="avg", multiscale=False, style_scale=0.5, output_size="working",
                  content_layers=["relu3_1"], style_layers=["relu1_1", "relu2_1"], learning_rate=4.0, min_size=32,
-                 style_layer_weights=[0.25, 0.75])
+                 style_layer_weights=[0.25, 0.75], tile_size=64, precision="float32")
     assert set(given) == {f.name for f in style_pb2.StyleOptions.DESCRIPTOR.fields}  # a new option is tested too
     built = job_input.build(_request(**given), max_pixels=10**6)
     expected = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}

@@ -50,7 +50,7 @@ class RgbaImage(_message.Message):
     def __init__(self, data: _Optional[bytes] = ..., width: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...
 
 class StyleOptions(_message.Message):
-    __slots__ = ("preset", "max_size", "steps", "coarse_steps", "style_weight", "style_strength", "content_weight", "tv_weight", "preserve_colors", "seed", "optimizer", "init", "pooling", "multiscale", "style_scale", "output_size", "content_layers", "style_layers", "learning_rate", "min_size", "style_layer_weights")
+    __slots__ = ("preset", "max_size", "steps", "coarse_steps", "style_weight", "style_strength", "content_weight", "tv_weight", "preserve_colors", "seed", "optimizer", "init", "pooling", "multiscale", "style_scale", "output_size", "content_layers", "style_layers", "learning_rate", "min_size", "style_layer_weights", "tile_size", "precision")
     PRESET_FIELD_NUMBER: _ClassVar[int]
     MAX_SIZE_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
@@ -72,6 +72,8 @@ class StyleOptions(_message.Message):
     LEARNING_RATE_FIELD_NUMBER: _ClassVar[int]
     MIN_SIZE_FIELD_NUMBER: _ClassVar[int]
     STYLE_LAYER_WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    TILE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_FIELD_NUMBER: _ClassVar[int]
     preset: str
     max_size: int
     steps: int
@@ -93,7 +95,9 @@ class StyleOptions(_message.Message):
     learning_rate: float
     min_size: int
     style_layer_weights: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, preset: _Optional[str] = ..., max_size: _Optional[int] = ..., steps: _Optional[int] = ..., coarse_steps: _Optional[int] = ..., style_weight: _Optional[float] = ..., style_strength: _Optional[float] = ..., content_weight: _Optional[float] = ..., tv_weight: _Optional[float] = ..., preserve_colors: _Optional[str] = ..., seed: _Optional[int] = ..., optimizer: _Optional[str] = ..., init: _Optional[str] = ..., pooling: _Optional[str] = ..., multiscale: _Optional[bool] = ..., style_scale: _Optional[float] = ..., output_size: _Optional[str] = ..., content_layers: _Optional[_Iterable[str]] = ..., style_layers: _Optional[_Iterable[str]] = ..., learning_rate: _Optional[float] = ..., min_size: _Optional[int] = ..., style_layer_weights: _Optional[_Iterable[float]] = ...) -> None: ...
+    tile_size: int
+    precision: str
+    def __init__(self, preset: _Optional[str] = ..., max_size: _Optional[int] = ..., steps: _Optional[int] = ..., coarse_steps: _Optional[int] = ..., style_weight: _Optional[float] = ..., style_strength: _Optional[float] = ..., content_weight: _Optional[float] = ..., tv_weight: _Optional[float] = ..., preserve_colors: _Optional[str] = ..., seed: _Optional[int] = ..., optimizer: _Optional[str] = ..., init: _Optional[str] = ..., pooling: _Optional[str] = ..., multiscale: _Optional[bool] = ..., style_scale: _Optional[float] = ..., output_size: _Optional[str] = ..., content_layers: _Optional[_Iterable[str]] = ..., style_layers: _Optional[_Iterable[str]] = ..., learning_rate: _Optional[float] = ..., min_size: _Optional[int] = ..., style_layer_weights: _Optional[_Iterable[float]] = ..., tile_size: _Optional[int] = ..., precision: _Optional[str] = ...) -> None: ...
 
 class StylizeRequest(_message.Message):
     __slots__ = ("content", "styles", "style_blend", "options", "init_image", "preview", "preview_interval_seconds", "preview_max_size", "output_format")
@@ -132,7 +136,7 @@ class JobStarted(_message.Message):
     def __init__(self, job_id: _Optional[str] = ...) -> None: ...
 
 class JobProgress(_message.Message):
-    __slots__ = ("stage", "stages", "step", "total", "overall_step", "overall_total", "losses", "elapsed_seconds", "eta_seconds", "width", "height")
+    __slots__ = ("stage", "stages", "step", "total", "overall_step", "overall_total", "losses", "elapsed_seconds", "eta_seconds", "width", "height", "tile", "tiles")
     class LossesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -151,6 +155,8 @@ class JobProgress(_message.Message):
     ETA_SECONDS_FIELD_NUMBER: _ClassVar[int]
     WIDTH_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    TILE_FIELD_NUMBER: _ClassVar[int]
+    TILES_FIELD_NUMBER: _ClassVar[int]
     stage: int
     stages: int
     step: int
@@ -162,7 +168,9 @@ class JobProgress(_message.Message):
     eta_seconds: float
     width: int
     height: int
-    def __init__(self, stage: _Optional[int] = ..., stages: _Optional[int] = ..., step: _Optional[int] = ..., total: _Optional[int] = ..., overall_step: _Optional[int] = ..., overall_total: _Optional[int] = ..., losses: _Optional[_Mapping[str, float]] = ..., elapsed_seconds: _Optional[float] = ..., eta_seconds: _Optional[float] = ..., width: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...
+    tile: int
+    tiles: int
+    def __init__(self, stage: _Optional[int] = ..., stages: _Optional[int] = ..., step: _Optional[int] = ..., total: _Optional[int] = ..., overall_step: _Optional[int] = ..., overall_total: _Optional[int] = ..., losses: _Optional[_Mapping[str, float]] = ..., elapsed_seconds: _Optional[float] = ..., eta_seconds: _Optional[float] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., tile: _Optional[int] = ..., tiles: _Optional[int] = ...) -> None: ...
 
 class JobPreview(_message.Message):
     __slots__ = ("png", "width", "height")
@@ -264,18 +272,20 @@ class DescribeRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ("max_pixels", "max_request_bytes", "queue_size", "cache_bytes", "max_styles")
+    __slots__ = ("max_pixels", "max_request_bytes", "queue_size", "cache_bytes", "max_styles", "memory_budget_bytes")
     MAX_PIXELS_FIELD_NUMBER: _ClassVar[int]
     MAX_REQUEST_BYTES_FIELD_NUMBER: _ClassVar[int]
     QUEUE_SIZE_FIELD_NUMBER: _ClassVar[int]
     CACHE_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_STYLES_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_BUDGET_BYTES_FIELD_NUMBER: _ClassVar[int]
     max_pixels: int
     max_request_bytes: int
     queue_size: int
     cache_bytes: int
     max_styles: int
-    def __init__(self, max_pixels: _Optional[int] = ..., max_request_bytes: _Optional[int] = ..., queue_size: _Optional[int] = ..., cache_bytes: _Optional[int] = ..., max_styles: _Optional[int] = ...) -> None: ...
+    memory_budget_bytes: int
+    def __init__(self, max_pixels: _Optional[int] = ..., max_request_bytes: _Optional[int] = ..., queue_size: _Optional[int] = ..., cache_bytes: _Optional[int] = ..., max_styles: _Optional[int] = ..., memory_budget_bytes: _Optional[int] = ...) -> None: ...
 
 class OptionInfo(_message.Message):
     __slots__ = ("name", "kind", "help", "choices", "minimum", "maximum", "exclusive_minimum")

@@ -1,0 +1,110 @@
+"""The memory budget and the memory model a job is planned with.
+
+The budget is the most memory the engine may hold on its device while a job runs, everything resident
+included (the model, the libraries; on the CPU the whole process's resident set). A job plans with what
+the budget leaves beyond what is resident when it starts, times :data:`SAFETY` (allocator slack, estimates).
+
+The per-pixel figures were measured, not derived: peak RSS (CPU, `/proc/self/status` VmHWM after resetting
+it) or ``torch.cuda.max_memory_allocated`` around one forward+backward of the job's objective, at several
+sizes, in fresh processes (``python benchmarks/bench_fullres.py --calibrate``; README "Performance").
+On CUDA the engine measures them itself (``torch.cuda.max_memory_allocated``) once per precision, since
+cuDNN's workspaces vary by GPU and bf16 halves the activations.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import torch
+
+MIB = 2 ** 20
+SAFETY = 0.9  # plan for at most this share of what the budget leaves
+CPU_SHARE = 0.5  # default budget on the CPU: this share of the machine's memory ...
+AVAILABLE_SHARE = 0.8  # ... but no more than what is resident now plus this share of what is available
+CUDA_SHARE = 0.95  # default budget on CUDA: this share of what the device can give us
+MEASURED_MARGIN = 1.1  # on top of a measurement at one small size (cuDNN picks workspaces per shape)
+
+
+@dataclass(frozen=True)
+class MemoryModel:
+    """Bytes per pixel of what a job allocates, on top of what is resident."""
+
+    step: float  # one tile's forward+backward of the objective, per window pixel (activations, gradients)
+    forward: float  # one tile's forward without gradients, per window pixel (targets, Gram pass)
+
+
+#: Measured on the CPU (x86-64, oneDNN, channels-last), float32, rounded up: see the module docstring.
+CPU_MODEL = MemoryModel(step=2500.0, forward=800.0)
+
+
+def measure(run_step: Callable[[int], None], run_forward: Callable[[int], None], device: torch.device,
+            size: int = 256) -> MemoryModel:
+    """Measure the model on CUDA: peak allocation of ``run_step(size)`` (one forward+backward of the
+    objective on a size² image) and of ``run_forward(size)``; elsewhere the measured CPU figures."""
+    if device.type != "cuda":
+        return CPU_MODEL
+    peaks = []
+    for run in (run_step, run_forward):
+        torch.cuda.synchronize(device)
+        base = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        run(size)
+        torch.cuda.synchronize(device)
+        peaks.append((torch.cuda.max_memory_allocated(device) - base) / size ** 2 * MEASURED_MARGIN)
+    return MemoryModel(step=peaks[0], forward=peaks[1])
+
+
+def _meminfo() -> dict[str, int]:
+    info = {}
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                key, value = line.split(":", 1)
+                info[key] = int(value.split()[0]) * 1024
+    except OSError:
+        pass
+    return info
+
+
+def process_rss() -> int:
+    """Resident memory of this process, bytes (0 where /proc is missing)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def release_free_heap() -> None:
+    """Give memory that glibc keeps after a job back to the system, so the next job's plan sees it free."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def resident_bytes(device: torch.device) -> int:
+    """What the engine holds before a job starts: CUDA allocations, or the process's resident set."""
+    if device.type == "cuda":
+        return torch.cuda.memory_allocated(device)
+    return process_rss()
+
+
+def default_budget(device: torch.device) -> int:
+    """The budget when none is configured (bytes)."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int((free + torch.cuda.memory_reserved(device)) * CUDA_SHARE)
+    info = _meminfo()
+    total = info.get("MemTotal") or (os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    available = info.get("MemAvailable", total)
+    return int(min(total * CPU_SHARE, process_rss() + available * AVAILABLE_SHARE))
+
+
+def budget_bytes(device: torch.device, budget_mb: Optional[int]) -> int:
+    return int(budget_mb * MIB) if budget_mb else default_budget(device)

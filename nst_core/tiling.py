@@ -1,0 +1,309 @@
+"""The loss and its gradient over a whole image, computed tile by tile.
+
+The optimizer always sees one whole image; only the network runs on pieces of it. The image is cut into a
+grid of *inner regions* that partition it; each tile runs the network on a *window*: its inner region plus
+a *halo* of context on every side (clipped at the image's edges). All cuts lie on multiples of the deepest
+layer's stride (16 px for relu5_1), so the inner regions also partition every layer's activations exactly.
+
+The loss terms, and why tiling them needs two passes:
+
+* content and total variation are sums of local terms: a tile contributes the terms of its inner region
+  (normalized by the whole image's counts), and the gradient of that share is the tile's part of theirs.
+* style is *not* a sum over tiles: ``L_s = Σ_l w_l · mean((G_l − A_l)²)`` with the global Gram matrix
+  ``G_l = Σ_t F_t F_tᵀ / N_l`` (``F_t`` the layer's activations in tile t's inner region, ``N_l`` the
+  layer's element count over the whole image). Its gradient ``dL_s/dF_t = 2 · D_l F_t / N_l`` with
+  ``D_l = w_l · 2 (G_l − A_l) / C_l²`` depends on the *global* G. So
+
+  1. pass 1 runs every tile forward without gradients and accumulates ``Σ_t F_t F_tᵀ`` per layer, which
+     gives every ``G_l`` exactly, hence the style loss and ``D_l``;
+  2. pass 2 runs every tile forward again with gradients and back-propagates the surrogate
+     ``Σ_l <D_l, F_t F_tᵀ> / N_l`` (whose gradient is the exact style gradient of that tile) plus the
+     tile's content and TV shares; each window's input gradient is added into the image's gradient.
+
+  The last tile of pass 1 keeps its graph and is back-propagated as soon as ``D`` is known, so a step
+  runs n forwards with gradients and n − 1 without. With one tile this is the ordinary loss and gradient.
+
+Exactness: an inner region's activations are exact when the halo covers the deepest layer's context
+(:func:`nst_core.layers.context`, 70 px for relu5_1); then the tiled loss and gradient equal the untiled
+ones up to float rounding. A smaller halo (the job's default, see ``DEFAULT_HALO``) perturbs the deepest
+layers' activations near inner edges slightly; moving the cuts randomly between steps keeps those small
+errors from piling up along fixed lines (no seams).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping, Optional, Sequence
+
+import torch
+
+from .layers import context, downsample
+from .losses import gram_matrix
+
+#: ``net(image, layer_names) -> activations``: the engine's feature extractor on an RGB 0..255 image.
+Net = Callable[[torch.Tensor, Sequence[str]], Mapping[str, torch.Tensor]]
+#: Called after each tile pass with (passes done, passes in the step, the tile, whether it ran backward);
+#: it may raise (cancel), which abandons the step.
+TileCallback = Callable[[int, int, "Tile", bool], None]
+
+
+@dataclass(frozen=True)
+class Tile:
+    """An inner region ``[y0, y1) × [x0, x1)`` and the window ``[wy0, wy1) × [wx0, wx1)`` the net sees."""
+
+    y0: int
+    y1: int
+    x0: int
+    x1: int
+    wy0: int
+    wy1: int
+    wx0: int
+    wx1: int
+
+    @property
+    def window_pixels(self) -> int:
+        return (self.wy1 - self.wy0) * (self.wx1 - self.wx0)
+
+    def window(self, image: torch.Tensor) -> torch.Tensor:
+        return image[:, :, self.wy0:self.wy1, self.wx0:self.wx1]
+
+    def crop(self, activations: torch.Tensor, stride: int) -> torch.Tensor:
+        """The inner region of a window's activations at a layer with the given stride."""
+        h, w = activations.shape[2:]
+        r0, c0 = (self.y0 - self.wy0) // stride, (self.x0 - self.wx0) // stride
+        # Cuts inside the image are multiples of the stride; at the image's edge the window ends there too.
+        r1 = (self.y1 - self.wy0) // stride if self.y1 < self.wy1 else h
+        c1 = (self.x1 - self.wx0) // stride if self.x1 < self.wx1 else w
+        return activations[:, :, r0:r1, c0:c1]
+
+    def global_crop(self, activations: torch.Tensor, stride: int) -> torch.Tensor:
+        """The same region of whole-image activations (the content targets)."""
+        h, w = activations.shape[2:]
+        r1 = self.y1 // stride if self.y1 < self.wy1 else h
+        c1 = self.x1 // stride if self.x1 < self.wx1 else w
+        return activations[:, :, self.y0 // stride:r1, self.x0 // stride:c1]
+
+
+def tile_generator(seed: int, stage: int) -> torch.Generator:
+    """The random source of one scale's tile cuts: a job's cuts follow from its seed."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + stage)
+
+
+def cuts(length: int, count: int, align: int, jitter: int = 0,
+         generator: Optional[torch.Generator] = None) -> list[int]:
+    """``count`` pieces of [0, length): boundaries near multiples of length/count, each moved by up to
+    ±``jitter`` px (random from ``generator``) and rounded to ``align``; every piece at least ``align``."""
+    if count <= 1:
+        return [0, length]
+    bounds = [0]
+    for k in range(1, count):
+        nominal = k * length / count
+        shift = 0.0
+        if jitter and generator is not None:
+            shift = (torch.rand((), generator=generator).item() * 2 - 1) * jitter
+        b = int(round((nominal + shift) / align)) * align
+        bounds.append(min(max(b, bounds[-1] + align), length - align * (count - k)))
+    bounds.append(length)
+    return bounds
+
+
+def grid(height: int, width: int, rows: int, cols: int, *, halo: int, align: int, jitter: int = 0,
+         generator: Optional[torch.Generator] = None) -> list[Tile]:
+    """Tiles covering a ``height × width`` image; one tile (no halo) when rows = cols = 1."""
+    ys = cuts(height, rows, align, jitter, generator)
+    xs = cuts(width, cols, align, jitter, generator)
+    tiles = []
+    for y0, y1 in zip(ys, ys[1:]):
+        for x0, x1 in zip(xs, xs[1:]):
+            tiles.append(Tile(y0, y1, x0, x1, max(0, y0 - halo), min(height, y1 + halo),
+                              max(0, x0 - halo), min(width, x1 + halo)))
+    return tiles
+
+
+def max_piece(length: int, count: int, align: int, jitter: int) -> int:
+    """Upper bound of a piece's length from :func:`cuts` (for memory planning)."""
+    if count <= 1:
+        return length
+    return min(length, -(-length // count) + 2 * jitter + 2 * align)
+
+
+def exact_halo(layers: Sequence[str], align: int) -> int:
+    """The smallest aligned halo with which tiles reproduce the whole image's activations exactly."""
+    reach = max(context(n) for n in layers)
+    return -(-reach // align) * align
+
+
+# -- forward-only passes (targets) ------------------------------------------------------------------------
+
+def accumulate_grams(net: Net, image: torch.Tensor, layers: Sequence[str], tiles: Sequence[Tile],
+                     on_tile: Optional[TileCallback] = None) -> dict[str, torch.Tensor]:
+    """Gram matrices ``F Fᵀ / N`` of the whole image, summed over the tiles' inner regions (exact when the
+    tiles' halo is :func:`exact_halo`)."""
+    sums: dict[str, torch.Tensor] = {}
+    counts: dict[str, int] = {}
+    with torch.no_grad():
+        for i, tile in enumerate(tiles, start=1):
+            feats = net(tile.window(image), layers)
+            for layer in layers:
+                part = tile.crop(feats[layer], downsample(layer)).float()
+                n = part.numel()
+                if n == 0:
+                    continue
+                gram = gram_matrix(part) * n
+                sums[layer] = sums[layer] + gram if layer in sums else gram
+                counts[layer] = counts.get(layer, 0) + n
+            del feats
+            if on_tile is not None:
+                on_tile(i, len(tiles), tile, False)
+    return {layer: sums[layer] / counts[layer] for layer in layers}
+
+
+def assemble_features(net: Net, image: torch.Tensor, layers: Sequence[str], tiles: Sequence[Tile],
+                      on_tile: Optional[TileCallback] = None) -> dict[str, torch.Tensor]:
+    """Whole-image activations assembled from the tiles' inner regions (no gradients)."""
+    if len(tiles) == 1:
+        with torch.no_grad():
+            return dict(net(image, layers))
+    h, w = image.shape[2:]
+    out: dict[str, torch.Tensor] = {}
+    with torch.no_grad():
+        for i, tile in enumerate(tiles, start=1):
+            feats = net(tile.window(image), layers)
+            for layer in layers:
+                d = downsample(layer)
+                part = tile.crop(feats[layer], d)
+                if layer not in out:
+                    out[layer] = part.new_empty((1, part.shape[1], h // d, w // d))
+                tile.global_crop(out[layer], d).copy_(part)
+            del feats
+            if on_tile is not None:
+                on_tile(i, len(tiles), tile, False)
+    return out
+
+
+# -- the objective ------------------------------------------------------------------------------------------
+
+@dataclass
+class Weights:
+    """What the objective weighs: α, β, TV and the style layers' own weights (summing to 1)."""
+
+    content: float
+    style: float
+    tv: float
+    style_layers: Mapping[str, float]
+
+
+class TiledObjective:
+    """Loss and gradient of α·content + β·style + tv·TV for a whole image, tile by tile (see module doc)."""
+
+    def __init__(self, net: Net, content_targets: Mapping[str, torch.Tensor],
+                 style_targets: Mapping[str, torch.Tensor], weights: Weights):
+        self.net = net
+        self.content_targets = content_targets
+        self.style_targets = style_targets
+        self.w = weights
+        self.style_layers = list(weights.style_layers)
+        self.layers = sorted(set(content_targets) | set(self.style_layers))
+
+    def __call__(self, image: torch.Tensor, tiles: Sequence[Tile],
+                 on_tile: Optional[TileCallback] = None) -> tuple[dict[str, float], torch.Tensor]:
+        """``(weighted loss terms, gradient w.r.t. image)``; ``image`` itself is not modified."""
+        height, width = image.shape[2:]
+        passes = 2 * len(tiles) - 1
+        done = 0
+
+        def tick(tile: Tile, backward: bool) -> None:
+            nonlocal done
+            done += 1
+            if on_tile is not None:
+                on_tile(done, passes, tile, backward)
+
+        # Pass 1: the global Gram matrices. The last tile keeps its graph for pass 2.
+        sums = {layer: None for layer in self.style_layers}
+        counts = dict.fromkeys(self.style_layers, 0)
+        for tile in tiles[:-1]:
+            with torch.no_grad():
+                feats = self.net(tile.window(image), self.style_layers)
+                for layer in self.style_layers:
+                    part = tile.crop(feats[layer], downsample(layer)).float()
+                    self._add(sums, counts, layer, gram_matrix(part), part.numel())
+                del feats
+            tick(tile, False)
+        last = tiles[-1]
+        window = self._leaf(image, last, single=len(tiles) == 1)
+        feats = self.net(window, self.layers)
+        last_grams = {}
+        for layer in self.style_layers:
+            part = last.crop(feats[layer], downsample(layer)).float()
+            last_grams[layer] = (gram_matrix(part), part.numel())
+            self._add(sums, counts, layer, last_grams[layer][0].detach(), part.numel())
+
+        style_value, directions = 0.0, {}
+        for layer, layer_weight in self.w.style_layers.items():
+            gram = sums[layer] / counts[layer]
+            diff = gram - self.style_targets[layer]
+            style_value += layer_weight * float(diff.pow(2).mean())
+            directions[layer] = (layer_weight * 2.0 / diff.numel()) * diff / counts[layer]
+
+        # Pass 2: back-propagate each tile's share; the last tile's graph is still there.
+        grad = None if len(tiles) == 1 else torch.zeros_like(image)
+        content_value = tv_value = 0.0
+        for i, tile in enumerate([last, *tiles[:-1]]):
+            if i > 0:
+                window = self._leaf(image, tile, single=False)
+                feats = self.net(window, self.layers)
+                grams = {}
+                for layer in self.style_layers:
+                    part = tile.crop(feats[layer], downsample(layer)).float()
+                    grams[layer] = (gram_matrix(part), part.numel())
+            else:
+                grams = last_grams
+            style_share = sum((directions[layer] * gram * n).sum() for layer, (gram, n) in grams.items())
+            content_share = self._content_share(feats, tile)
+            tv_share = _tv_share(window, tile, height, width)
+            share = self.w.style * style_share + self.w.content * content_share + self.w.tv * tv_share
+            share.backward()
+            content_value += float(content_share.detach())
+            tv_value += float(tv_share.detach())
+            if len(tiles) == 1:
+                grad = window.grad
+            else:
+                tile.window(grad).add_(window.grad)
+            del feats, grams, share, window
+            tick(tile, True)
+        terms = {"content": self.w.content * content_value, "style": self.w.style * style_value,
+                 "tv": self.w.tv * tv_value}
+        terms["total"] = terms["content"] + terms["style"] + terms["tv"]
+        return terms, grad
+
+    @staticmethod
+    def _add(sums, counts, layer, gram, n) -> None:
+        if n == 0:
+            return
+        term = gram * n
+        sums[layer] = term if sums[layer] is None else sums[layer] + term
+        counts[layer] += n
+
+    @staticmethod
+    def _leaf(image: torch.Tensor, tile: Tile, single: bool) -> torch.Tensor:
+        view = image.detach() if single else tile.window(image.detach())
+        return view.requires_grad_(True)
+
+    def _content_share(self, feats, tile: Tile) -> torch.Tensor:
+        total = None
+        for layer, target in self.content_targets.items():
+            d = downsample(layer)
+            diff = tile.crop(feats[layer], d).float() - tile.global_crop(target, d)
+            term = diff.pow(2).sum() / target.numel()
+            total = term if total is None else total + term
+        return total / len(self.content_targets)
+
+
+def _tv_share(window: torch.Tensor, tile: Tile, height: int, width: int) -> torch.Tensor:
+    """The tile's part of ``mean(dy²) + mean(dx²)``: the differences whose first pixel is in its inner region."""
+    r0, c0 = tile.y0 - tile.wy0, tile.x0 - tile.wx0
+    r1, c1 = tile.y1 - tile.wy0, tile.x1 - tile.wx0
+    last_r, last_c = min(tile.y1, height - 1) - tile.wy0, min(tile.x1, width - 1) - tile.wx0
+    dy = window[:, :, r0 + 1:last_r + 1, c0:c1] - window[:, :, r0:last_r, c0:c1]
+    dx = window[:, :, r0:r1, c0 + 1:last_c + 1] - window[:, :, r0:r1, c0:last_c]
+    channels = window.shape[1]
+    return dy.pow(2).sum() / (channels * (height - 1) * width) + dx.pow(2).sum() / (channels * height * (width - 1))

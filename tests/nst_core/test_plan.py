@@ -1,0 +1,88 @@
+"""Job plans: the native-resolution schedule, the memory budget, and failing early when a job cannot fit."""
+import pytest
+
+from nst_core import CancelToken, InvalidInput, StyleOptions
+from nst_core.memory import CPU_MODEL, MIB, SAFETY
+from nst_core.options import resolve
+from nst_core.plan import plan_job
+
+GIB = 1024 * MIB
+RESIDENT = 900 * MIB  # about what the engine's process holds before a job
+
+
+def plan(content, budget, styles=((1024, 640),), resident=RESIDENT, **options):
+    opts = resolve(StyleOptions(**options), len(styles))
+    return plan_job(content, list(styles), opts, budget=int(budget), resident=resident, model=CPU_MODEL)
+
+
+def test_full_goes_up_to_the_content_size_and_never_beyond():
+    job = plan((2048, 1536), 64 * GIB, preset="full")
+    assert [s.size for s in job.scales] == [(128, 96), (256, 192), (512, 384), (1024, 768), (2048, 1536)]
+    assert [s.steps for s in job.scales] == [40, 40, 40, 20, 10]
+    assert plan((300, 200), 64 * GIB, preset="full").scales[-1].size == (300, 200)
+    # max_size above 1024 works for any preset, and is still capped by the content.
+    assert plan((3000, 2000), 64 * GIB, max_size=1500).scales[-1].size == (1500, 1000)
+    assert plan((3000, 2000), 64 * GIB, preset="fine", max_size=9000).scales[-1].size == (3000, 2000)
+
+
+def test_styles_are_not_blown_up_past_their_own_size():
+    job = plan((4096, 3072), 64 * GIB, styles=[(1024, 640)], preset="full")
+    assert [s.style_sizes[0] for s in job.scales][-3:] == [(1024, 640), (1024, 640), (1024, 640)]
+    assert job.scales[0].style_sizes[0] == (128, 80)
+    assert plan((4096, 3072), 64 * GIB, styles=[(1024, 640)], preset="full",
+                style_scale=2.0).scales[-1].style_sizes[0] == (2048, 1280)
+
+
+@pytest.mark.parametrize("budget_mb", [2500, 3000, 4000, 8000])
+def test_the_plan_respects_the_budget(budget_mb):
+    job = plan((4096, 3072), budget_mb * MIB, preset="full")
+    assert job.peak_bytes <= budget_mb * MIB * SAFETY
+    assert job.scales[-1].size == (4096, 3072)
+    assert job.scales[-1].tiled  # 12.6 MP does not fit forward+backward in one piece in 8 GB
+    assert job.scales[0].grid.tiles == 1  # small scales are never tiled
+    assert all(s.history <= s.steps for s in job.scales if s.optimizer == "lbfgs")
+
+
+def test_less_budget_means_smaller_tiles_and_a_bounded_optimizer():
+    roomy, tight = plan((4096, 3072), 16 * GIB, preset="full"), plan((4096, 3072), 2500 * MIB, preset="full")
+    assert tight.scales[-1].grid.tiles > roomy.scales[-1].grid.tiles
+    assert tight.scales[-1].grid.window_pixels < roomy.scales[-1].grid.window_pixels
+    assert roomy.scales[-1].optimizer == "lbfgs" and tight.scales[-1].optimizer == "adam"
+    assert tight.scales[-1].learning_rate == 5.0  # Adam standing in for L-BFGS takes bigger steps
+    untiled = plan((512, 512), 16 * GIB)
+    assert [s.grid.tiles for s in untiled.scales] == [1, 1, 1] and untiled.scales[-1].history == 20
+
+
+def test_a_forced_tile_size_tiles_even_what_would_fit():
+    job = plan((600, 400), 64 * GIB, max_size=600, multiscale=False, tile_size=200)
+    grid = job.scales[0].grid
+    assert (grid.rows, grid.cols) == (2, 3) and grid.halo > 0
+    assert plan((600, 400), 64 * GIB, max_size=600, multiscale=False, tile_size=800).scales[0].grid.tiles == 1
+
+
+def test_an_impossible_budget_fails_with_a_clear_error():
+    with pytest.raises(InvalidInput) as caught:
+        plan((4096, 3072), 1200 * MIB, preset="full")
+    assert caught.value.field == "memory_budget_mb"
+    assert "cannot fit: the 2048×1536 scale needs at least" in caught.value.message  # the first that fails
+    assert "1200 MiB" in caught.value.message
+    with pytest.raises(InvalidInput, match="cannot fit"):  # a forced tile too large for the budget
+        plan((2048, 2048), 2000 * MIB, max_size=2048, multiscale=False, tile_size=2000)
+
+
+def test_the_engine_fails_before_any_work_when_a_job_cannot_fit(engine, cat, starry):
+    seen, token = [], CancelToken()
+    with pytest.raises(InvalidInput) as caught:
+        engine.stylize(cat, [starry], StyleOptions(preset="full"), progress=seen.append, cancel=token,
+                       memory_budget_mb=200)  # less than the engine itself holds
+    assert caught.value.field == "memory_budget_mb" and "cannot fit" in str(caught.value)
+    assert seen == []
+    with pytest.raises(InvalidInput, match="memory_budget_mb"):
+        engine.stylize(cat, [starry], StyleOptions(), memory_budget_mb=-5)
+
+
+def test_the_engine_plans_without_running(engine):
+    job = engine.plan((2048, 1536), [(1024, 640)], StyleOptions(preset="full"), memory_budget_mb=4000)
+    assert job.budget_bytes == 4000 * MIB and job.peak_bytes <= 4000 * MIB
+    assert job.resident_bytes > 100 * MIB  # the process's resident memory, the model included
+    assert "2048×1536" in job.describe() and "tiles" in job.describe()
