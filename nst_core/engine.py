@@ -14,7 +14,7 @@ from PIL import Image
 
 from . import images
 from .cache import TargetCache
-from .errors import Cancelled, DeviceOutOfMemory, InvalidInput, is_out_of_memory
+from .errors import Cancelled, DeviceOutOfMemory, InvalidInput, is_out_of_memory, quote
 from .layers import LAYER_INDEX, LAYER_NAMES
 from .losses import content_loss, gram_matrix, style_loss, tv_loss
 from .options import ResolvedOptions, StyleOptions, resolve
@@ -49,7 +49,7 @@ def select_device(requested: Optional[str] = None) -> torch.device:
         device = torch.device(requested)
         torch.empty(1, device=device)
     except (RuntimeError, AssertionError) as exc:
-        raise InvalidInput("device", f"device {requested!r} is not usable here ({exc})") from exc
+        raise InvalidInput("device", f"device {quote(requested)} is not usable here ({exc})") from exc
     return device
 
 
