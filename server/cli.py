@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="largest image, width*height")
     serve.add_argument("--max-request-pixels", type=int, default=0,
                        help="largest width*height of a request's images together (default: twice --max-pixels)")
+    serve.add_argument("--max-work-pixels", type=int, default=0,
+                       help="largest image the network works on, width*height (default: from the device's memory)")
     serve.add_argument("--queue-mb", type=float, default=DEFAULT_QUEUE_MB,
                        help=f"image data waiting jobs may hold together, MiB (default {DEFAULT_QUEUE_MB})")
     serve.add_argument("--cache-mb", type=int, default=DEFAULT_CACHE_MB, help="style-target cache size, MiB")
@@ -128,7 +130,8 @@ def serve(args) -> int:
         handle = start_server(address=address, weights=args.weights, device=args.device,
                               preprocessing=args.preprocessing, token=token,
                               queue_size=args.queue_size, max_pixels=args.max_pixels,
-                              max_request_pixels=args.max_request_pixels, queue_mb=args.queue_mb,
+                              max_request_pixels=args.max_request_pixels, max_work_pixels=args.max_work_pixels,
+                              queue_mb=args.queue_mb,
                               cache_mb=args.cache_mb, wait=False)
     except (ServerStartError, ValueError) as exc:
         print(f"nst serve: {exc}", file=sys.stderr)

@@ -13,8 +13,8 @@ from typing import Callable, Optional
 from PIL import Image
 
 from nst_core.errors import InvalidInput
-from nst_core.images import decode_image, open_image
-from nst_core.options import StyleOptions, resolve
+from nst_core.images import decode_image, open_image, working_size
+from nst_core.options import ResolvedOptions, StyleOptions, resolve
 from protos.nst.v1 import style_pb2
 
 from .limits import ServerLimits
@@ -151,6 +151,24 @@ def _read_images(request: style_pb2.StylizeRequest, limits: ServerLimits) -> lis
     return sources
 
 
+def _check_work_size(resolved: ResolvedOptions, content: ImageSource, styles: list[ImageSource],
+                     max_work_pixels: int) -> None:
+    """The largest images that enter the network, as the engine will size them (it never upscales the
+    content), against what the device's memory allows."""
+    work = working_size(content.size, min(resolved.max_size, max(content.size)))
+    if work[0] * work[1] > max_work_pixels:
+        raise InvalidInput("max_size", f"the optimization would work on {work[0]}×{work[1]} = "
+                                       f"{work[0] * work[1] / 1e6:.1f} MP, over this server's limit of "
+                                       f"{max_work_pixels / 1e6:.1f} MP (its device's memory); lower max_size")
+    long_side = max(1, round(resolved.style_scale * max(work)))
+    for style in styles:
+        w, h = working_size(style.size, long_side)
+        if w * h > max_work_pixels:
+            raise InvalidInput("style_scale", f"{style.field} would enter the network at {w}×{h} = "
+                                              f"{w * h / 1e6:.1f} MP, over this server's limit of "
+                                              f"{max_work_pixels / 1e6:.1f} MP; lower style_scale or max_size")
+
+
 def build(request: style_pb2.StylizeRequest, limits: ServerLimits,
           room: Callable[[int], None] = lambda held_bytes: None) -> JobInput:
     """Validate a request. Raises InvalidInput naming the field at the first problem; ``room(bytes)`` may
@@ -162,6 +180,8 @@ def build(request: style_pb2.StylizeRequest, limits: ServerLimits,
     if resolved.init == "image" and not request.HasField("init_image"):
         raise InvalidInput("init_image", 'init "image" needs init_image')
     n_styles = len(request.styles)
+    if limits.max_work_pixels:
+        _check_work_size(resolved, sources[0], sources[1:1 + n_styles], limits.max_work_pixels)
     job_input = JobInput(
         content=sources[0],
         styles=sources[1:1 + n_styles],

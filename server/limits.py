@@ -1,7 +1,9 @@
 """Every limit the server enforces, in one place; Describe reports them and README "Limits" lists them."""
 from __future__ import annotations
 
+import dataclasses
 import math
+import os
 from dataclasses import dataclass, field
 
 from grpc_health.v1 import health
@@ -20,6 +22,8 @@ STALL_SECONDS = 60.0  # a response the client has not taken by then ends the cal
 STYLIZE_SPARE = 8
 STYLIZE_RECEIVING = 2  # Stylize requests received and checked at once: each may be max_request_bytes
 SPARE_THREADS = 16  # for health checks and prompt refusals, beyond every budgeted call
+# Measured on the CPU: ~2.5 KiB per optimized pixel (float32 activations and their gradients up to relu5_1).
+BYTES_PER_WORK_PIXEL = 3 * 1024
 
 
 def _methods(service: str, *names: str) -> tuple[str, ...]:
@@ -39,6 +43,7 @@ class ServerLimits:
     queue_bytes: int = DEFAULT_QUEUE_MB * MIB  # image bytes waiting jobs may hold together
     max_styles: int = MAX_STYLES
     max_preview_size: int = MAX_PREVIEW_SIZE
+    max_work_pixels: int = 0  # largest image the network works on; 0: from the device's memory (``for_device``)
     receive_seconds: float = RECEIVE_SECONDS
     stall_seconds: float = STALL_SECONDS
     calls: tuple[CallKind, ...] = field(init=False)
@@ -46,7 +51,7 @@ class ServerLimits:
     def __post_init__(self):
         if self.max_request_pixels == 0:
             object.__setattr__(self, "max_request_pixels", 2 * self.max_pixels)
-        for name in ("queue_size", "queue_bytes"):
+        for name in ("queue_size", "queue_bytes", "max_work_pixels"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
         for name in ("max_pixels", "max_request_pixels", "max_styles", "max_preview_size"):
@@ -68,6 +73,13 @@ class ServerLimits:
             CallKind("health check", "health checks", _methods(health.SERVICE_NAME, "Check"), 0),
         ))
 
+    def for_device(self, device: str) -> "ServerLimits":
+        """With ``max_work_pixels`` set from the device's memory when it was left to the server: a job
+        whose activations would not fit is refused up front instead of exhausting the machine."""
+        if self.max_work_pixels:
+            return self
+        return dataclasses.replace(self, max_work_pixels=device_memory(device) // 2 // BYTES_PER_WORK_PIXEL)
+
     @property
     def other_calls(self) -> CallKind:
         """Methods of no listed kind (none today): a small shared budget rather than none."""
@@ -86,8 +98,20 @@ class ServerLimits:
         return style_pb2.Limits(
             max_pixels=self.max_pixels, max_request_bytes=self.max_request_bytes, queue_size=self.queue_size,
             cache_bytes=cache_bytes, max_request_pixels=self.max_request_pixels, max_styles=self.max_styles,
-            queue_bytes=self.queue_bytes, max_preview_size=self.max_preview_size,
+            queue_bytes=self.queue_bytes, max_preview_size=self.max_preview_size, max_work_pixels=self.max_work_pixels,
             receive_seconds=self.receive_seconds, stall_seconds=self.stall_seconds,
             calls=[style_pb2.CallLimit(kind=k.name, methods=[m.lstrip("/") for m in k.methods],
                                        max_calls=k.max_calls, max_receiving=k.receiving)
                    for k in self.calls])
+
+
+def device_memory(device: str) -> int:
+    """Bytes of memory the device has: a GPU's own, or the machine's for the CPU (and MPS, which shares it)."""
+    if device.startswith("cuda"):
+        import torch
+
+        return torch.cuda.get_device_properties(torch.device(device)).total_memory
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows): assume a modest machine
+        return 16 * 1024 * MIB

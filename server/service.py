@@ -275,6 +275,7 @@ class ServerHandle:
             state.load_error = f"{type(exc).__name__}: {exc}"
         else:
             state.engine = engine
+            state.limits = state.limits.for_device(engine.device)
             if not self._stopped.is_set():  # stopped while loading: no worker to start (or to stop)
                 state.manager = JobManager(engine, queue_size=state.limits.queue_size,
                                            queue_bytes=state.limits.queue_bytes, style_cache=state.cache)
@@ -340,7 +341,8 @@ def start_server(engine: Optional[StyleEngine] = None, *, load: Optional[Callabl
                  address: str = "127.0.0.1:0", weights: str = "original", device: Optional[str] = None,
                  preprocessing: Optional[str] = None, token: Optional[str] = None,
                  queue_size: int = DEFAULT_QUEUE_SIZE, max_pixels: int = DEFAULT_MAX_PIXELS,
-                 max_request_pixels: int = 0, queue_mb: float = DEFAULT_QUEUE_MB, cache_mb: int = DEFAULT_CACHE_MB,
+                 max_request_pixels: int = 0, max_work_pixels: int = 0, queue_mb: float = DEFAULT_QUEUE_MB,
+                 cache_mb: int = DEFAULT_CACHE_MB,
                  receive_seconds: float = RECEIVE_SECONDS, stall_seconds: float = STALL_SECONDS,
                  warmup: bool = True, wait: bool = True) -> ServerHandle:
     """Start a real gRPC server around a loaded ``engine``, or one that ``load()`` returns, or else
@@ -348,7 +350,8 @@ def start_server(engine: Optional[StyleEngine] = None, *, load: Optional[Callabl
     and warm-up run in the background, then health turns SERVING. ``wait`` blocks until then and raises
     ServerStartError if loading failed. The limits are explained in ``server.limits`` (ValueError if invalid)."""
     limits = ServerLimits(queue_size=queue_size, max_pixels=max_pixels, max_request_pixels=max_request_pixels,
-                          queue_bytes=int(queue_mb * MIB), receive_seconds=receive_seconds,
+                          max_work_pixels=max_work_pixels, queue_bytes=int(queue_mb * MIB),
+                          receive_seconds=receive_seconds,
                           stall_seconds=stall_seconds)
     if engine is not None:
         load = lambda: engine  # noqa: E731

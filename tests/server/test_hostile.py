@@ -323,3 +323,31 @@ def test_a_client_that_stops_reading_is_dropped_and_keeps_nothing(engine):
         with StyleClient(handle.address, timeout=120) as c:
             assert any(isinstance(e, Result) for e in c.stylize(encoded(content_image()), [encoded(style_image(91))],
                                                                 options=SMALL))
+
+
+def test_a_job_too_big_for_the_device_is_refused_before_it_waits(engine):
+    # A few KiB of PNG can ask for an optimization whose activations need more memory than the machine has.
+    with running_server(engine, max_work_pixels=64 * 64) as handle, StyleClient(handle.address, timeout=120) as c:
+        assert c.describe()["limits"]["max_work_pixels"] == 64 * 64
+        for image, options, field in [(content_image((200, 150)), dict(SMALL, max_size=100), "max_size"),
+                                      (content_image((60, 45)), dict(SMALL, style_scale=4.0), "style_scale")]:
+            with pytest.raises(ClientError) as caught:
+                list(c.stylize(encoded(image), [encoded(style_image(92, (64, 64)))], options=options))
+            assert caught.value.code == "INVALID_ARGUMENT" and caught.value.field == field
+            assert "MP" in caught.value.message
+        assert any(isinstance(e, Result) for e in c.stylize(encoded(content_image((60, 45))),
+                                                            [encoded(style_image(92, (64, 64)))], options=SMALL))
+
+
+def test_the_work_limit_follows_the_device_memory(client):
+    from server.limits import BYTES_PER_WORK_PIXEL, device_memory
+
+    assert client.describe()["limits"]["max_work_pixels"] == device_memory("cpu") // 2 // BYTES_PER_WORK_PIXEL
+
+
+def test_oversized_request_metadata_is_refused_and_the_server_keeps_serving(channel):
+    stub = style_pb2_grpc.StyleServiceStub(channel)
+    error = _rpc_error(lambda: stub.Describe(style_pb2.DescribeRequest(), metadata=[("x-big", "v" * 100_000)]))
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED  # gRPC's own limit on headers (16 KiB)
+    stub.Describe(style_pb2.DescribeRequest(), metadata=[(f"x-{i}", "v") for i in range(200)], timeout=10)
+    assert _serving(channel)

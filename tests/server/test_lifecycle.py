@@ -184,7 +184,9 @@ def test_server_process_refuses_a_taken_address(server):
 def test_out_of_memory_is_resource_exhausted_and_the_next_job_runs():
     # A real allocation failure: the server process gets an address-space limit ~768 MiB above its
     # loaded size, then a 2048 px job needs a single 1 GiB activation.
-    with spawned_server("--address", "127.0.0.1:0", "--queue-size", "1") as process:
+    # --max-work-pixels: past the default (half the machine's memory), so the allocation itself fails.
+    with spawned_server("--address", "127.0.0.1:0", "--queue-size", "1",
+                        "--max-work-pixels", str(2**24)) as process:
         address, _ = _read_listening_line(process)
         threading.Thread(target=process.stderr.read, daemon=True).start()  # keep its log pipe drained
         with open(f"/proc/{process.pid}/status") as status:

@@ -264,7 +264,7 @@ class DescribeRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ("max_pixels", "max_request_bytes", "queue_size", "cache_bytes", "max_styles", "max_request_pixels", "queue_bytes", "max_preview_size", "receive_seconds", "stall_seconds", "calls")
+    __slots__ = ("max_pixels", "max_request_bytes", "queue_size", "cache_bytes", "max_styles", "max_request_pixels", "queue_bytes", "max_preview_size", "receive_seconds", "stall_seconds", "calls", "max_work_pixels")
     MAX_PIXELS_FIELD_NUMBER: _ClassVar[int]
     MAX_REQUEST_BYTES_FIELD_NUMBER: _ClassVar[int]
     QUEUE_SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -276,6 +276,7 @@ class Limits(_message.Message):
     RECEIVE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     STALL_SECONDS_FIELD_NUMBER: _ClassVar[int]
     CALLS_FIELD_NUMBER: _ClassVar[int]
+    MAX_WORK_PIXELS_FIELD_NUMBER: _ClassVar[int]
     max_pixels: int
     max_request_bytes: int
     queue_size: int
@@ -287,7 +288,8 @@ class Limits(_message.Message):
     receive_seconds: float
     stall_seconds: float
     calls: _containers.RepeatedCompositeFieldContainer[CallLimit]
-    def __init__(self, max_pixels: _Optional[int] = ..., max_request_bytes: _Optional[int] = ..., queue_size: _Optional[int] = ..., cache_bytes: _Optional[int] = ..., max_styles: _Optional[int] = ..., max_request_pixels: _Optional[int] = ..., queue_bytes: _Optional[int] = ..., max_preview_size: _Optional[int] = ..., receive_seconds: _Optional[float] = ..., stall_seconds: _Optional[float] = ..., calls: _Optional[_Iterable[_Union[CallLimit, _Mapping]]] = ...) -> None: ...
+    max_work_pixels: int
+    def __init__(self, max_pixels: _Optional[int] = ..., max_request_bytes: _Optional[int] = ..., queue_size: _Optional[int] = ..., cache_bytes: _Optional[int] = ..., max_styles: _Optional[int] = ..., max_request_pixels: _Optional[int] = ..., queue_bytes: _Optional[int] = ..., max_preview_size: _Optional[int] = ..., receive_seconds: _Optional[float] = ..., stall_seconds: _Optional[float] = ..., calls: _Optional[_Iterable[_Union[CallLimit, _Mapping]]] = ..., max_work_pixels: _Optional[int] = ...) -> None: ...
 
 class CallLimit(_message.Message):
     __slots__ = ("kind", "methods", "max_calls", "max_receiving")
