@@ -107,7 +107,7 @@ class Admission(grpc.ServerInterceptor):
         self.watchdog = watchdog
 
     def in_progress(self) -> dict[str, int]:
-        """Calls in progress per kind (for tests and the load test)."""
+        """Calls in progress per kind."""
         return {name: budget.in_progress for name, budget in self._budgets.items()}
 
     def intercept_service(self, continuation, details) -> Optional[grpc.RpcMethodHandler]:

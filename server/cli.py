@@ -131,8 +131,7 @@ def serve(args) -> int:
                               preprocessing=args.preprocessing, token=token,
                               queue_size=args.queue_size, max_pixels=args.max_pixels,
                               max_request_pixels=args.max_request_pixels, max_work_pixels=args.max_work_pixels,
-                              queue_mb=args.queue_mb,
-                              cache_mb=args.cache_mb, wait=False)
+                              queue_mb=args.queue_mb, cache_mb=args.cache_mb, wait=False)
     except (ServerStartError, ValueError) as exc:
         print(f"nst serve: {exc}", file=sys.stderr)
         return EXIT_ERROR

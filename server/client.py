@@ -276,7 +276,6 @@ class StyleClient:
         return StylizeStream(call, self.address)
 
 
-
 def _limits(limits: style_pb2.Limits) -> dict:
     """Every Limits field by name; ``calls`` as {kind: {"methods", "max_calls", "max_receiving"}}."""
     values = {f.name: getattr(limits, f.name) for f in limits.DESCRIPTOR.fields if f.name != "calls"}

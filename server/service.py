@@ -342,8 +342,8 @@ def start_server(engine: Optional[StyleEngine] = None, *, load: Optional[Callabl
                  preprocessing: Optional[str] = None, token: Optional[str] = None,
                  queue_size: int = DEFAULT_QUEUE_SIZE, max_pixels: int = DEFAULT_MAX_PIXELS,
                  max_request_pixels: int = 0, max_work_pixels: int = 0, queue_mb: float = DEFAULT_QUEUE_MB,
-                 cache_mb: int = DEFAULT_CACHE_MB,
-                 receive_seconds: float = RECEIVE_SECONDS, stall_seconds: float = STALL_SECONDS,
+                 cache_mb: int = DEFAULT_CACHE_MB, receive_seconds: float = RECEIVE_SECONDS,
+                 stall_seconds: float = STALL_SECONDS,
                  warmup: bool = True, wait: bool = True) -> ServerHandle:
     """Start a real gRPC server around a loaded ``engine``, or one that ``load()`` returns, or else
     ``Engine(weights, device, preprocessing=…)``. Listening starts at once with health NOT_SERVING; loading
@@ -351,8 +351,7 @@ def start_server(engine: Optional[StyleEngine] = None, *, load: Optional[Callabl
     ServerStartError if loading failed. The limits are explained in ``server.limits`` (ValueError if invalid)."""
     limits = ServerLimits(queue_size=queue_size, max_pixels=max_pixels, max_request_pixels=max_request_pixels,
                           max_work_pixels=max_work_pixels, queue_bytes=int(queue_mb * MIB),
-                          receive_seconds=receive_seconds,
-                          stall_seconds=stall_seconds)
+                          receive_seconds=receive_seconds, stall_seconds=stall_seconds)
     if engine is not None:
         load = lambda: engine  # noqa: E731
     elif load is None:

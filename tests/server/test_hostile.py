@@ -152,6 +152,18 @@ def test_many_idle_calls_of_one_kind_starve_no_other_kind(busy_server, method, k
             release.set()
             for call in calls:
                 call.cancel()
+    assert wait_for(lambda: not any(busy_server.admission.in_progress().values())), "a slot was never given back"
+
+
+def test_a_request_that_never_arrives_is_cancelled_and_frees_its_slot(engine):
+    release = threading.Event()
+    with running_server(engine, receive_seconds=1.0) as handle, grpc.insecure_channel(handle.address) as ch:
+        call = ch.stream_unary("/nst.v1.StyleService/Describe").future(_idle(release), timeout=30)
+        assert wait_for(lambda: handle.admission.in_progress()["jobs"] == 1, timeout=5)
+        assert wait_for(call.done, timeout=10)
+        assert call.cancelled() or call.code() == grpc.StatusCode.CANCELLED
+        assert wait_for(lambda: handle.admission.in_progress()["jobs"] == 0, timeout=5)
+        release.set()
 
 
 def _done_error(call, kind):
