@@ -6,6 +6,7 @@ that a queue of waiting jobs costs what their requests weighed, not what their p
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Callable, Optional
@@ -22,6 +23,9 @@ from .memory import release_free_memory
 
 DEFAULT_PREVIEW_INTERVAL = 1.0  # seconds between previews
 DEFAULT_PREVIEW_SIZE = 256  # long side of previews, pixels
+# A checked image this small stays decoded while its job waits (no second decode when the job starts);
+# larger ones wait as sent, so that a full queue costs what its requests weighed.
+KEEP_DECODED_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -33,16 +37,32 @@ class ImageSource:
     size: tuple[int, int]
     mode: str
     raw: bool  # raw RGBA pixels rather than an encoded file
+    kept: Optional[Image.Image] = dataclasses.field(default=None, compare=False)  # decoded, when small
 
     @property
     def pixels(self) -> int:
         return self.size[0] * self.size[1]
 
+    @property
+    def held_bytes(self) -> int:
+        kept = self.kept.width * self.kept.height * len(self.kept.getbands()) if self.kept else 0
+        return len(self.data) + kept
+
     def decode(self) -> Image.Image:
         """RGB, RGBA or L pixels. Raw RGBA is wrapped without a copy."""
+        if self.kept is not None:
+            return self.kept
         if self.raw:
             return Image.frombuffer("RGBA", self.size, self.data, "raw", "RGBA", 0, 1)
         return decode_image(self.data, field=self.field, max_pixels=self.pixels)
+
+    def checked(self) -> "ImageSource":
+        """Decode it once now, so that corrupt pixel data is refused before the wait; keep it if small."""
+        if self.raw:
+            return self
+        image = self.decode()
+        small = image.width * image.height * len(image.getbands()) <= KEEP_DECODED_BYTES
+        return dataclasses.replace(self, kept=image) if small else self
 
 
 @dataclass(frozen=True)
@@ -68,8 +88,8 @@ class JobInput:
 
     @property
     def held_bytes(self) -> int:
-        """What this input holds while it waits: the images' bytes as sent."""
-        return sum(len(source.data) for source in self.sources())
+        """What this input holds while it waits: the images' bytes as sent, and the small ones decoded."""
+        return sum(source.held_bytes for source in self.sources())
 
     def decode(self) -> Images:
         init = self.init_image.decode() if self.init_image else None
@@ -182,7 +202,12 @@ def build(request: style_pb2.StylizeRequest, limits: ServerLimits,
     n_styles = len(request.styles)
     if limits.max_work_pixels:
         _check_work_size(resolved, sources[0], sources[1:1 + n_styles], limits.max_work_pixels)
-    job_input = JobInput(
+    room(sum(source.held_bytes for source in sources))
+    try:  # corrupt pixel data is refused now, not after the wait; one image at a time
+        sources = [source.checked() for source in sources]
+    finally:
+        release_free_memory(sum(source.pixels * 4 for source in sources if not source.raw))
+    return JobInput(
         content=sources[0],
         styles=sources[1:1 + n_styles],
         options=options,
@@ -192,13 +217,3 @@ def build(request: style_pb2.StylizeRequest, limits: ServerLimits,
         preview_size=request.preview_max_size or DEFAULT_PREVIEW_SIZE,
         output_format="rgba" if request.output_format == style_pb2.OUTPUT_FORMAT_RGBA else "png",
     )
-    room(job_input.held_bytes)
-    decoded = 0
-    try:
-        for source in sources:  # corrupt pixel data is refused now, not after the wait; one image at a time
-            if not source.raw:
-                source.decode()
-                decoded += source.pixels * 4
-    finally:
-        release_free_memory(decoded)
-    return job_input

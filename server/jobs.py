@@ -25,7 +25,6 @@ from nst_core.progress import CancelToken
 from protos.nst.v1 import style_pb2
 
 from .job_input import JobInput
-from .memory import release_free_memory
 
 log = logging.getLogger("nst.server")
 
@@ -281,7 +280,6 @@ class JobManager:
             try:
                 self._run(job)
             finally:
-                release_free_memory()  # the job's images and tensors
                 with self._cond:
                     self._running = None
                     self._announce_positions()

@@ -240,8 +240,9 @@ def test_waiting_jobs_hold_their_bytes_as_sent_and_the_queue_has_a_memory_budget
                                                                  options=style_pb2.StyleOptions(max_size=32)))
                     next(call)  # queued
                     waiting.append(call)
+                # The 64 MP content waits as sent; the 32 x 32 style, checked and small, waits decoded.
                 held = handle.manager.waiting_bytes()
-                assert held == 3 * (len(huge_uniform_png) + len(png_bytes(style_image(84))))
+                assert held == 3 * (len(huge_uniform_png) + len(png_bytes(style_image(84))) + 32 * 32 * 3)
                 growth = _rss_bytes() - before
                 assert growth < 100 * 2**20, f"3 waiting jobs raised RSS by {growth / 2**20:.0f} MiB"
                 # Past the queue's memory budget (1 MiB here) the next job is refused with the reason.
