@@ -12,6 +12,7 @@ requests are parsed here (see ``wire``).
 """
 from __future__ import annotations
 
+import itertools
 import threading
 from dataclasses import dataclass
 from typing import Optional
@@ -157,9 +158,5 @@ class _Guarded:
                 self.budget.received()
             if first is _END:
                 return
-            yield from wire.sent_in_time(_chain(first, responses), context, self.a.watchdog, self.a.stall_seconds)
-
-
-def _chain(first, rest):
-    yield first
-    yield from rest
+            yield from wire.sent_in_time(itertools.chain([first], responses), context, self.a.watchdog,
+                                         self.a.stall_seconds)
