@@ -14,7 +14,7 @@ from PIL import Image
 
 from . import images, memory, precision as precision_mod, tiling
 from .cache import TargetCache
-from .errors import Cancelled, DeviceOutOfMemory, InvalidInput, is_out_of_memory
+from .errors import Cancelled, DeviceOutOfMemory, InvalidInput, is_out_of_memory, quote
 from .memory import MemoryModel
 from .options import ResolvedOptions, StyleOptions, resolve
 from .plan import FORWARD_COST, Grid, JobPlan, ScalePlan, plan_job
@@ -50,7 +50,7 @@ def select_device(requested: Optional[str] = None) -> torch.device:
         device = torch.device(requested)
         torch.empty(1, device=device)
     except (RuntimeError, AssertionError) as exc:
-        raise InvalidInput("device", f"device {requested!r} is not usable here ({exc})") from exc
+        raise InvalidInput("device", f"device {quote(requested)} is not usable here ({exc})") from exc
     return device
 
 

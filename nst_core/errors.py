@@ -1,5 +1,20 @@
 """Errors the engine raises. Callers (CLI, server) map them to messages or status codes."""
 
+QUOTE_LIMIT = 40  # characters of user input an error message repeats
+
+
+def quote(value, limit: int = QUOTE_LIMIT) -> str:
+    """User input as an error message may repeat it: escaped (``repr``) and cut to ``limit`` characters.
+
+    A request can carry megabytes in one string; echoing it whole would swell every status message and
+    log line past what clients accept.
+    """
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) <= limit:
+        return repr(text) if isinstance(value, str) else text
+    shown = repr(text[:limit]) if isinstance(value, str) else text[:limit]
+    return f"{shown}… ({len(text)} characters)"
+
 
 class NSTError(Exception):
     """Base class for every error the engine raises on purpose."""

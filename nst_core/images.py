@@ -2,38 +2,59 @@
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from typing import Optional
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from .errors import InvalidInput
 from .limits import DEFAULT_MAX_PIXELS
 _SUPPORTED_MODES = ("RGB", "RGBA", "L")
+# The documented formats. Pillow can open many more (GIF, EPS through Ghostscript, ...): untrusted bytes
+# must reach no decoder nobody asked for.
+FORMATS = ("PNG", "JPEG", "WEBP", "TIFF")
+FORMAT_NAMES = "PNG, JPEG, WebP or TIFF"
+_OBJECT_REPR = re.compile(r"<[^<>]* at 0x[0-9a-fA-F]+>")
 
 
-def decode_image(data: bytes, *, field: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """Decode PNG/JPEG/WebP/TIFF bytes. The size is checked from the header *before* pixels are decoded."""
+def _reason(exc: BaseException) -> str:
+    """A decoder's complaint, fit for a client: no object reprs, no unbounded length."""
+    text = _OBJECT_REPR.sub("the data", str(exc)).strip() or "no details"
+    return f"{exc.__class__.__name__}: {text if len(text) <= 120 else text[:120] + '…'}"
+
+
+def open_image(data: bytes, *, field: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Open PNG/JPEG/WebP/TIFF bytes, reading only the header, and check the size. No pixel is decoded;
+    ``load()`` (or :func:`decode_image`) does that."""
     if not data:
         raise InvalidInput(field, "image is empty")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit applies
-            image = Image.open(io.BytesIO(data))  # reads the header only
-            width, height = image.size
-            if width * height > max_pixels:
-                raise InvalidInput(field, f"image is {width}×{height} = {width * height / 1e6:.1f} MP, "
-                                          f"over the limit of {max_pixels / 1e6:.1f} MP")
-            image.load()
-    except InvalidInput:
-        raise
-    except Image.DecompressionBombError as exc:  # PIL's own header check fired first
-        raise InvalidInput(field, f"image is over the limit of {max_pixels / 1e6:.1f} MP ({exc})") from exc
-    except Exception as exc:  # PIL raises many types for corrupt data
-        raise InvalidInput(field, f"cannot decode image ({exc.__class__.__name__}: {exc}); "
-                                  "use PNG, JPEG, WebP or TIFF") from exc
+            image = Image.open(io.BytesIO(data), formats=FORMATS)
+    except UnidentifiedImageError:
+        raise InvalidInput(field, f"not a {FORMAT_NAMES} image (the only formats accepted)") from None
+    except Image.DecompressionBombError:  # PIL's own header check fired first
+        raise InvalidInput(field, f"image is over the limit of {max_pixels / 1e6:.1f} MP") from None
+    except Exception as exc:  # PIL raises many types for corrupt headers
+        raise InvalidInput(field, f"cannot read the image header ({_reason(exc)})") from None
+    width, height = image.size
+    if width * height > max_pixels:
+        raise InvalidInput(field, f"image is {width}×{height} = {width * height / 1e6:.1f} MP, "
+                                  f"over the limit of {max_pixels / 1e6:.1f} MP")
+    return image
+
+
+def decode_image(data: bytes, *, field: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Decode PNG/JPEG/WebP/TIFF bytes. The size is checked from the header *before* pixels are decoded."""
+    image = open_image(data, field=field, max_pixels=max_pixels)
+    try:
+        image.load()
+    except Exception as exc:  # truncated or corrupt pixel data
+        raise InvalidInput(field, f"cannot decode this {image.format} image ({_reason(exc)})") from None
     return normalize_mode(image)
 
 

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Optional
 
-from .errors import InvalidInput
+from .errors import InvalidInput, quote
 from .layers import LAYER_NAMES
 from .limits import MAX_SEED, MAX_SIDE, MAX_STEPS, MAX_STYLE_SCALE
 
@@ -160,21 +160,21 @@ class ResolvedOptions(StyleOptions):
 def _check_number(name: str, value, spec: OptionSpec) -> None:
     integer = spec.kind == "int"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidInput(name, f"must be a number, got {value!r}")
+        raise InvalidInput(name, f"must be a number, got {quote(value)}")
     if math.isnan(value) or math.isinf(value):
-        raise InvalidInput(name, f"must be finite, got {value!r}")
+        raise InvalidInput(name, f"must be finite, got {quote(value)}")
     if integer and int(value) != value:
-        raise InvalidInput(name, f"must be a whole number, got {value!r}")
+        raise InvalidInput(name, f"must be a whole number, got {quote(value)}")
     low = spec.minimum
     if low is not None and (value <= low if spec.exclusive_minimum else value < low):
-        raise InvalidInput(name, f"must be {'>' if spec.exclusive_minimum else '>='} {low:g}, got {value!r}")
+        raise InvalidInput(name, f"must be {'>' if spec.exclusive_minimum else '>='} {low:g}, got {quote(value)}")
     if spec.maximum is not None and value > spec.maximum:
-        raise InvalidInput(name, f"must be at most {spec.maximum:g}, got {value!r}")
+        raise InvalidInput(name, f"must be at most {spec.maximum:g}, got {quote(value)}")
 
 
 def _check_choice(name: str, value, choices) -> None:
     if value not in choices:
-        raise InvalidInput(name, f"must be one of {', '.join(choices)}; got {value!r}")
+        raise InvalidInput(name, f"must be one of {', '.join(choices)}; got {quote(value)}")
 
 
 def _check_layers(name: str, layers) -> tuple[str, ...]:
@@ -182,7 +182,7 @@ def _check_layers(name: str, layers) -> tuple[str, ...]:
         raise InvalidInput(name, "needs at least one layer name (a list)")
     for layer in layers:
         if layer not in LAYER_NAMES:
-            raise InvalidInput(name, f"unknown layer {layer!r}; known: {', '.join(LAYER_NAMES)}")
+            raise InvalidInput(name, f"unknown layer {quote(layer)}; known: {', '.join(LAYER_NAMES)}")
     if len(set(layers)) != len(layers):  # a repeated layer would only multiply the work
         raise InvalidInput(name, "names a layer more than once")
     return tuple(layers)
@@ -196,7 +196,7 @@ def _check(name: str, value, spec: OptionSpec):
         _check_choice(name, value, spec.choices)
     elif spec.kind == "bool":
         if not isinstance(value, bool):
-            raise InvalidInput(name, f"must be true or false, got {value!r}")
+            raise InvalidInput(name, f"must be true or false, got {quote(value)}")
     elif spec.kind == "layers":
         return _check_layers(name, value)
     elif spec.kind == "floats" and value is not None:

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from .config import (DEFAULT_CACHE_MB, DEFAULT_GRACE_SECONDS, DEFAULT_MAX_PIXELS, DEFAULT_QUEUE_SIZE,
-                     default_address, default_token)
+from .config import (DEFAULT_CACHE_MB, DEFAULT_GRACE_SECONDS, DEFAULT_MAX_PIXELS, DEFAULT_QUEUE_MB,
+                     DEFAULT_QUEUE_SIZE, default_address, default_token)
 from nst_core.options import option_defaults, option_specs
 from .progress_bar import ProgressBar, format_seconds
 
@@ -82,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--token", help="require this bearer token on every call but health (default: $NST_TOKEN)")
     serve.add_argument("--queue-size", type=int, default=DEFAULT_QUEUE_SIZE, help="jobs that may wait (default 8)")
     serve.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="largest image, width*height")
+    serve.add_argument("--max-request-pixels", type=int, default=0,
+                       help="largest width*height of a request's images together (default: twice --max-pixels)")
+    serve.add_argument("--queue-mb", type=float, default=DEFAULT_QUEUE_MB,
+                       help=f"image data waiting jobs may hold together, MiB (default {DEFAULT_QUEUE_MB})")
     serve.add_argument("--cache-mb", type=int, default=DEFAULT_CACHE_MB, help="style-target cache size, MiB")
     serve.add_argument("--memory-budget-mb", type=int, default=None,
                        help="memory a job may use, the model included (on a CPU the process's RSS), MiB; jobs "
@@ -112,19 +116,23 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 def serve(args) -> int:
-    from .service import ServerStartError, start_server  # imports the engine (torch)
-
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
+    # Handlers first: a stop request while torch is imported or the model loads must end cleanly too.
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
+    from .service import ServerStartError, start_server  # imports the engine (torch)
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
+    if stop.is_set():
+        return 0
     address = args.address or default_address()
     token = args.token or default_token()
     try:
         handle = start_server(address=address, weights=args.weights, device=args.device,
                               preprocessing=args.preprocessing, token=token,
-                              queue_size=args.queue_size, max_pixels=args.max_pixels, cache_mb=args.cache_mb,
-                              wait=False, memory_budget_mb=args.memory_budget_mb)
+                              queue_size=args.queue_size, max_pixels=args.max_pixels,
+                              max_request_pixels=args.max_request_pixels, queue_mb=args.queue_mb,
+                              cache_mb=args.cache_mb, memory_budget_mb=args.memory_budget_mb, wait=False)
     except (ServerStartError, ValueError) as exc:
         print(f"nst serve: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -136,7 +144,7 @@ def serve(args) -> int:
             handle.stop(0)
             return EXIT_ERROR
         if stop.is_set():
-            handle.stop(0)
+            handle.stop(0)  # waits for the loading step under way: exiting during it would abort
             return 0
     engine = handle.engine
     print(f"listening on {handle.address}", file=sys.stderr, flush=True)

@@ -239,7 +239,7 @@ class StyleClient:
                            "preprocessing": info.pop("preprocessing")}
         info["presets"] = {p.pop("name"): p for p in info["presets"]}
         info["options"] = {o.pop("name"): o for o in info["options"]}
-        info["limits"] = {key: int(value) for key, value in info["limits"].items()}  # JSON writes uint64 as text
+        info["limits"] = _limits(reply.limits)  # JSON would write uint64 as text
         return info
 
     def cancel(self, job_id: str) -> bool:
@@ -275,3 +275,10 @@ class StyleClient:
         call = self._stub.Stylize(request, timeout=self.timeout, metadata=self._metadata())
         return StylizeStream(call, self.address)
 
+
+def _limits(limits: style_pb2.Limits) -> dict:
+    """Every Limits field by name; ``calls`` as {kind: {"methods", "max_calls", "max_receiving"}}."""
+    values = {f.name: getattr(limits, f.name) for f in limits.DESCRIPTOR.fields if f.name != "calls"}
+    values["calls"] = {c.kind: {"methods": list(c.methods), "max_calls": c.max_calls, "max_receiving": c.max_receiving}
+                       for c in limits.calls}
+    return values

@@ -10,6 +10,7 @@ ADDRESS_ENV = "NST_SERVER"  # overrides DEFAULT_ADDRESS for clients and `nst ser
 TOKEN_ENV = "NST_TOKEN"  # bearer token for clients, and turns on auth for `nst serve`
 
 DEFAULT_QUEUE_SIZE = 8
+DEFAULT_QUEUE_MB = 1024  # image data waiting jobs may hold together
 DEFAULT_CACHE_MB = 256
 DEFAULT_GRACE_SECONDS = 10.0
 MAX_STYLES = 16
@@ -26,7 +27,3 @@ def default_address() -> str:
 def default_token() -> str | None:
     return os.environ.get(TOKEN_ENV) or None
 
-
-def max_request_bytes(max_pixels: int) -> int:
-    """Request size the server accepts: a raw RGBA content and a style at the pixel limit, plus slack."""
-    return min(2**31 - 1, max_pixels * 4 * 2 + 16 * 1024 * 1024)

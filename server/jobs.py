@@ -29,6 +29,7 @@ from .job_input import JobInput
 log = logging.getLogger("nst.server")
 
 _HISTORY = 1000  # finished jobs whose state can still be asked for
+MIB = 1024 * 1024
 
 
 class JobState(Enum):
@@ -72,6 +73,7 @@ class Job:
     def __init__(self, job_input: JobInput):
         self.id = uuid.uuid4().hex
         self.input: Optional[JobInput] = job_input
+        self.held_bytes = job_input.held_bytes  # counted against the queue's memory budget while waiting
         self.summary = job_input.describe()
         self.state = JobState.QUEUED
         self.error: Optional[JobError] = None
@@ -84,9 +86,21 @@ class Job:
         self.steps_at_cancel: Optional[int] = None  # steps_done when cancel was requested
         self.cancel_reason = "cancelled"
         self.cancel_code = grpc.StatusCode.CANCELLED  # UNAVAILABLE when the server shuts down
+        self._listened = True
+        self._push_lock = threading.Lock()
 
     def push(self, item) -> None:
-        self.events.put(item)
+        with self._push_lock:
+            if self._listened:
+                self.events.put(item)
+
+    def detach(self) -> None:
+        """Its handler is gone: drop the events nobody will read (a result, previews), now and later, so
+        that the job's record in the history stays small."""
+        with self._push_lock:
+            self._listened = False
+            while not self.events.empty():
+                self.events.get_nowait()
 
 
 def _encode(image, output_format: str) -> ResultPayload:
@@ -127,15 +141,18 @@ def _failure(exc: BaseException) -> JobError:
 
 
 class JobManager:
-    """Runs jobs one at a time on ``engine``; at most ``queue_size`` more wait their turn."""
+    """Runs jobs one at a time on ``engine``; at most ``queue_size`` more wait their turn, holding at most
+    ``queue_bytes`` of images together."""
 
-    def __init__(self, engine: StyleEngine, *, queue_size: int, style_cache: Optional[TargetCache] = None,
-                 memory_budget_mb: Optional[int] = None):
+    def __init__(self, engine: StyleEngine, *, queue_size: int, queue_bytes: int = 2**62,
+                 style_cache: Optional[TargetCache] = None, memory_budget_mb: Optional[int] = None):
         self.engine = engine
         self.memory_budget_mb = memory_budget_mb  # None: the engine's own
         self.queue_size = queue_size
+        self.queue_bytes = queue_bytes
         self.style_cache = style_cache
         self._waiting: deque[Job] = deque()
+        self._waiting_bytes = 0
         self._running: Optional[Job] = None
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._cond = threading.Condition()
@@ -146,15 +163,34 @@ class JobManager:
 
     # -- submission and lookup -------------------------------------------------------------------------
 
+    def check_room(self, held_bytes: int) -> None:
+        """Raise the JobError ``submit`` would raise now for a job holding ``held_bytes`` (a cheap early
+        refusal, before the request's images are decoded)."""
+        with self._cond:
+            self._check_room(held_bytes)
+
+    def _check_room(self, held_bytes: int) -> None:
+        if not self._accepting:
+            raise JobError(grpc.StatusCode.UNAVAILABLE, "the server is shutting down; no new jobs")
+        # queue_size wait behind the running job; with none running, one more may wait for the worker.
+        if len(self._waiting) + (self._running is not None) > self.queue_size:
+            raise JobError(grpc.StatusCode.UNAVAILABLE,
+                           f"the job queue is full ({self.queue_size} waiting); try again later")
+        if held_bytes > self.queue_bytes:
+            raise JobError(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                           f"the request's images take {held_bytes / MIB:.1f} MiB, more than the queue's memory "
+                           f"budget of {self.queue_bytes / MIB:.1f} MiB for waiting jobs")
+        if self._waiting_bytes + held_bytes > self.queue_bytes:
+            raise JobError(grpc.StatusCode.UNAVAILABLE,
+                           f"the waiting jobs' images would take {(self._waiting_bytes + held_bytes) / MIB:.1f} MiB, "
+                           f"over the queue's memory budget of {self.queue_bytes / MIB:.1f} MiB; try again later")
+
     def submit(self, job_input: JobInput) -> Job:
         job = Job(job_input)
         with self._cond:
-            if not self._accepting:
-                raise JobError(grpc.StatusCode.UNAVAILABLE, "the server is shutting down; no new jobs")
-            if len(self._waiting) >= self.queue_size:
-                raise JobError(grpc.StatusCode.UNAVAILABLE,
-                               f"the job queue is full ({self.queue_size} waiting); try again later")
+            self._check_room(job.held_bytes)
             self._waiting.append(job)
+            self._waiting_bytes += job.held_bytes
             self._remember(job)
             self._announce_positions()
             self._cond.notify_all()
@@ -163,6 +199,15 @@ class JobManager:
     def get(self, job_id: str) -> Optional[Job]:
         with self._cond:
             return self._jobs.get(job_id)
+
+    def waiting_bytes(self) -> int:
+        """Image bytes the waiting jobs hold together (at most ``queue_bytes``)."""
+        with self._cond:
+            return self._waiting_bytes
+
+    def _unwait(self, job: Job) -> None:
+        self._waiting.remove(job)
+        self._waiting_bytes -= job.held_bytes
 
     def _remember(self, job: Job) -> None:
         self._jobs[job.id] = job
@@ -195,12 +240,14 @@ class JobManager:
             job.steps_at_cancel = job.steps_done
             job.token.cancel()
             if job.state is JobState.QUEUED:
-                self._waiting.remove(job)
+                self._unwait(job)
                 self._finish(job, JobState.CANCELLED, JobError(code, f"job {reason}"))
                 self._announce_positions()
             return True  # a running job stops at the engine's next step check
 
     def _finish(self, job: Job, state: JobState, error: Optional[JobError]) -> None:
+        if self._running is job:  # its place is free once its client can know it ended
+            self._running = None
         job.state = state
         job.error = error
         job.input = None  # drop the images now: the handler may still be streaming for a while
@@ -225,7 +272,8 @@ class JobManager:
                     self._cond.wait()
                 if not self._waiting:
                     return
-                job = self._waiting.popleft()
+                job = self._waiting[0]
+                self._unwait(job)
                 job.state = JobState.RUNNING
                 job.started = time.monotonic()
                 self._running = job
@@ -251,10 +299,12 @@ class JobManager:
                 last_preview[0] = now
                 job.push(_preview_message(p.preview(), job_input.preview_size))
 
+        images = None
         try:
-            result = self.engine.stylize(job_input.content, job_input.styles, job_input.options,
+            images = job_input.decode()  # waiting jobs hold their images as sent; pixels exist from here on
+            result = self.engine.stylize(images.content, images.styles, job_input.options,
                                          progress=on_progress, cancel=job.token,
-                                         init_image=job_input.init_image, style_cache=self.style_cache,
+                                         init_image=images.init_image, style_cache=self.style_cache,
                                          memory_budget_mb=self.memory_budget_mb)
             payload = _encode(result.image, job_input.output_format)
             result.image = None  # the encoded bytes are all that is streamed
@@ -268,7 +318,7 @@ class JobManager:
             self._end(job, JobState.FAILED, error)
             return
         finally:
-            del job_input  # free the decoded images before the result is streamed
+            del job_input, images  # free the decoded images before the result is streamed
         hits = result.style_cache_hits
         finished = style_pb2.StylizeResponse(finished=style_pb2.JobFinished(
             wall_time_seconds=result.wall_time, steps=result.steps, cache_hit=hits > 0, style_cache_hits=hits,
@@ -298,9 +348,9 @@ class JobManager:
             for job in list(self._waiting):
                 job.token.cancel()
                 job.cancel_reason = "the server is shutting down"
+                self._unwait(job)
                 self._finish(job, JobState.CANCELLED,
                              JobError(grpc.StatusCode.UNAVAILABLE, "the server is shutting down; job cancelled"))
-            self._waiting.clear()
             self._stopping = True
             self._cond.notify_all()
         self._worker.join(grace)

@@ -25,35 +25,32 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from nst_core.cache import TargetCache
-from nst_core.errors import InvalidInput, WeightsUnavailable
+from nst_core.errors import InvalidInput, WeightsUnavailable, quote
 from nst_core.layers import LAYER_NAMES
 from nst_core.interface import StyleEngine
 from nst_core.options import CONTENT_LAYERS, DEFAULT_PRESET, PRESETS, STYLE_LAYERS, OptionSpec, option_specs
 from protos.nst.v1 import style_pb2, style_pb2_grpc
 
 from . import __version__, job_input
-from .config import (DEFAULT_CACHE_MB, DEFAULT_MAX_PIXELS, DEFAULT_QUEUE_SIZE, ERROR_FIELD_METADATA_KEY,
-                     MAX_STYLES, RESULT_CHUNK_BYTES, TOKEN_METADATA_KEY, max_request_bytes)
+from .admission import Admission
+from .config import (DEFAULT_CACHE_MB, DEFAULT_MAX_PIXELS, DEFAULT_QUEUE_MB, DEFAULT_QUEUE_SIZE, RESULT_CHUNK_BYTES,
+                     TOKEN_METADATA_KEY)
 from .jobs import JobEnd, JobError, JobManager, ResultPayload
+from .limits import MIB, RECEIVE_SECONDS, STALL_SECONDS, ServerLimits
+from .watchdog import Watchdog
+from .wire import abort as _abort
 
 log = logging.getLogger("nst.server")
 
 SERVICE_NAME = style_pb2.DESCRIPTOR.services_by_name["StyleService"].full_name
 _HEALTH_PREFIX = "/grpc.health.v1.Health/"
-# Handlers of finished jobs may still stream big results to slow clients, so the pool has ample room beyond
-# the job slots for new calls (cancel, describe, health, a prompt "queue full"); past max_concurrent_rpcs
-# gRPC answers RESOURCE_EXHAUSTED at once instead of parking calls in its backlog.
-_SPARE_THREADS = 32
+# Calls running or waiting for a thread, all kinds together; each kind has its own, smaller budget
+# (``limits``), so this only bounds what a flood of calls can park in gRPC's backlog.
+_MAX_CALLS_IN_FLIGHT = 1024
 
 
 class ServerStartError(RuntimeError):
     """The server could not start (address taken or invalid, weights missing)."""
-
-
-def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str, field: Optional[str] = None):
-    # The trailing field marks the error as the server's own (not a transport failure) for the client.
-    context.set_trailing_metadata(((ERROR_FIELD_METADATA_KEY, field or ""),))
-    context.abort(code, message)
 
 
 class StyleServicer(style_pb2_grpc.StyleServiceServicer):
@@ -68,7 +65,10 @@ class StyleServicer(style_pb2_grpc.StyleServiceServicer):
                 _abort(context, grpc.StatusCode.FAILED_PRECONDITION, f"weights unavailable: {state.load_error}")
             _abort(context, grpc.StatusCode.UNAVAILABLE, "the server is still loading its model; retry shortly")
         try:
-            job = manager.submit(job_input.build(request, state.max_pixels))
+            built = job_input.build(request, state.limits, manager.check_room)
+            del request  # the job holds only its images' bytes; the message's copy of them goes now
+            job = manager.submit(built)
+            del built
         except InvalidInput as exc:
             _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc), exc.field)
         except JobError as exc:
@@ -82,7 +82,10 @@ class StyleServicer(style_pb2_grpc.StyleServiceServicer):
 
         if not context.add_callback(went_away):  # the call already ended (e.g. while the request was decoded)
             went_away()
-        yield from self._stream(job, context, went_away)
+        try:
+            yield from self._stream(job, context, went_away)
+        finally:
+            job.detach()
 
     def _stream(self, job, context, went_away):
         while True:
@@ -115,7 +118,7 @@ class StyleServicer(style_pb2_grpc.StyleServiceServicer):
         manager = self._state.manager
         job = manager.get(job_id) if manager is not None else None
         if job is None:
-            _abort(context, grpc.StatusCode.NOT_FOUND, f"job_id: no job {job_id!r} on this server", "job_id")
+            _abort(context, grpc.StatusCode.NOT_FOUND, f"job_id: no job {quote(job_id)} on this server", "job_id")
         return job
 
     def Describe(self, request, context):
@@ -128,10 +131,8 @@ class StyleServicer(style_pb2_grpc.StyleServiceServicer):
         return style_pb2.DescribeResponse(
             version=__version__,
             **loaded,
-            limits=style_pb2.Limits(max_pixels=state.max_pixels, max_request_bytes=max_request_bytes(state.max_pixels),
-                                    queue_size=state.queue_size, cache_bytes=state.cache.max_bytes,
-                                    max_styles=MAX_STYLES,
-                                    memory_budget_bytes=_memory_budget(engine, state.memory_budget_mb)),
+            limits=state.limits.to_proto(state.cache.max_bytes,
+                                         _memory_budget(engine, state.limits.memory_budget_mb)),
             presets=[style_pb2.Preset(name=name, **dataclasses.asdict(p)) for name, p in PRESETS.items()],
             default_preset=DEFAULT_PRESET,
             layer_names=LAYER_NAMES,
@@ -204,11 +205,9 @@ def _memory_budget(engine: Optional[StyleEngine], budget_mb: Optional[int]) -> i
 class _ServerState:
     """What the servicer reads: set up in pieces while the model loads in the background."""
 
-    def __init__(self, *, token, queue_size, max_pixels, cache, memory_budget_mb=None):
+    def __init__(self, *, token, limits: ServerLimits, cache):
         self.token = token
-        self.memory_budget_mb = memory_budget_mb
-        self.queue_size = queue_size
-        self.max_pixels = max_pixels
+        self.limits = limits
         self.cache = cache
         self.engine: Optional[StyleEngine] = None
         self.manager: Optional[JobManager] = None
@@ -218,13 +217,16 @@ class _ServerState:
 class ServerHandle:
     """A running server. ``address`` is the bound address (the real port when asked for port 0)."""
 
-    def __init__(self, server: grpc.Server, address: str, state: _ServerState, health_servicer):
+    def __init__(self, server: grpc.Server, address: str, state: _ServerState, health_servicer,
+                 admission: Admission):
         self._server = server
         self.address = address
         self._state = state
         self._health = health_servicer
+        self.admission = admission
         self._ready = threading.Event()
         self._stopped = threading.Event()
+        self._loader: Optional[threading.Thread] = None
 
     @property
     def manager(self) -> Optional[JobManager]:
@@ -249,10 +251,15 @@ class ServerHandle:
             return
         self._stopped.set()
         self._health.enter_graceful_shutdown()
+        if self._loader is not None:
+            # Loading cannot be interrupted inside torch, and a process that exits while a thread is still
+            # in there aborts: wait for the step under way (it skips the rest once it sees the stop).
+            self._loader.join()
         if self._state.manager is not None:
             self._state.manager.shutdown(grace)
         # A short grace lets handlers send the final status of the jobs just ended.
         self._server.stop(min(grace, 2.0)).wait()
+        self.admission.watchdog.stop()
         log.info("server on %s stopped", self.address)
 
     def wait_for_termination(self, timeout: Optional[float] = None) -> bool:
@@ -263,7 +270,7 @@ class ServerHandle:
         state = self._state
         try:
             engine = load()
-            if warmup:  # so the first real request pays no one-time setup (kernels, allocator, threads)
+            if warmup and not self._stopped.is_set():  # so the first request pays no one-time setup
                 engine.warm_up()
             # The model and libraries are long-lived: move them out of the garbage collector's view, so a
             # full collection per job (the engine frees job memory that way) costs ~1 ms instead of ~250.
@@ -276,9 +283,10 @@ class ServerHandle:
             state.load_error = f"{type(exc).__name__}: {exc}"
         else:
             state.engine = engine
-            state.manager = JobManager(engine, queue_size=state.queue_size, style_cache=state.cache,
-                                       memory_budget_mb=state.memory_budget_mb)
-            if not self._stopped.is_set():
+            if not self._stopped.is_set():  # stopped while loading: no worker to start (or to stop)
+                state.manager = JobManager(engine, queue_size=state.limits.queue_size,
+                                           queue_bytes=state.limits.queue_bytes, style_cache=state.cache,
+                                           memory_budget_mb=state.limits.memory_budget_mb)
                 for name in ("", SERVICE_NAME):
                     self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         self._ready.set()
@@ -317,16 +325,16 @@ def _bind(server: grpc.Server, address: str) -> str:
     return f"{host}:{port}"
 
 
-def _grpc_server(state: _ServerState) -> tuple[grpc.Server, health.HealthServicer]:
+def _grpc_server(state: _ServerState, admission: Admission) -> tuple[grpc.Server, health.HealthServicer]:
     """The style service, health (NOT_SERVING until the model is loaded) and reflection on one server."""
-    limit = max_request_bytes(state.max_pixels)
-    workers = state.queue_size + 1 + _SPARE_THREADS
+    limits = state.limits
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nst-rpc"),
-        interceptors=[_TokenAuth(state.token)] if state.token else [],
-        maximum_concurrent_rpcs=workers,
-        options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", limit),
-                 ("grpc.max_send_message_length", limit)],
+        futures.ThreadPoolExecutor(max_workers=limits.threads, thread_name_prefix="nst-rpc"),
+        # Outermost first: a call with a wrong token is refused before it takes a slot or is read.
+        interceptors=([_TokenAuth(state.token)] if state.token else []) + [admission],
+        maximum_concurrent_rpcs=_MAX_CALLS_IN_FLIGHT,
+        options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", limits.max_request_bytes),
+                 ("grpc.max_send_message_length", limits.max_request_bytes)],
     )
     style_pb2_grpc.add_StyleServiceServicer_to_server(StyleServicer(state), server)
     health_servicer = health.HealthServicer()
@@ -341,29 +349,35 @@ def start_server(engine: Optional[StyleEngine] = None, *, load: Optional[Callabl
                  address: str = "127.0.0.1:0", weights: str = "original", device: Optional[str] = None,
                  preprocessing: Optional[str] = None, token: Optional[str] = None,
                  queue_size: int = DEFAULT_QUEUE_SIZE, max_pixels: int = DEFAULT_MAX_PIXELS,
-                 cache_mb: int = DEFAULT_CACHE_MB, warmup: bool = True, wait: bool = True,
-                 memory_budget_mb: Optional[int] = None) -> ServerHandle:
+                 max_request_pixels: int = 0, queue_mb: float = DEFAULT_QUEUE_MB,
+                 memory_budget_mb: Optional[int] = None, cache_mb: int = DEFAULT_CACHE_MB,
+                 receive_seconds: float = RECEIVE_SECONDS, stall_seconds: float = STALL_SECONDS,
+                 warmup: bool = True, wait: bool = True) -> ServerHandle:
     """Start a real gRPC server around a loaded ``engine``, or one that ``load()`` returns, or else
     ``Engine(weights, device, preprocessing=…)``. Listening starts at once with health NOT_SERVING; loading
     and warm-up run in the background, then health turns SERVING. ``wait`` blocks until then and raises
-    ServerStartError if loading failed. ``memory_budget_mb`` bounds each job's memory (None: the engine's
-    default budget)."""
-    if queue_size < 0:
-        raise ValueError("queue_size must be >= 0")
-    if max_pixels <= 0:
-        raise ValueError("max_pixels must be > 0")
-    if memory_budget_mb is not None and memory_budget_mb <= 0:
-        raise ValueError("memory_budget_mb must be > 0")
+    ServerStartError if loading failed. The limits are explained in ``server.limits`` (ValueError if invalid);
+    ``memory_budget_mb`` bounds each job's memory (None: the engine's default budget)."""
+    limits = ServerLimits(queue_size=queue_size, max_pixels=max_pixels, max_request_pixels=max_request_pixels,
+                          queue_bytes=int(queue_mb * MIB), memory_budget_mb=memory_budget_mb,
+                          receive_seconds=receive_seconds, stall_seconds=stall_seconds)
     if engine is not None:
         load = lambda: engine  # noqa: E731
     elif load is None:
         load = functools.partial(_product_engine, weights, device, preprocessing)
-    state = _ServerState(token=token, queue_size=queue_size, max_pixels=max_pixels,
-                         cache=TargetCache(max_bytes=cache_mb * 1024 * 1024), memory_budget_mb=memory_budget_mb)
-    server, health_servicer = _grpc_server(state)
-    handle = ServerHandle(server, _bind(server, address), state, health_servicer)
+    state = _ServerState(token=token, limits=limits, cache=TargetCache(max_bytes=cache_mb * 1024 * 1024))
+    admission = Admission(limits.calls, limits.other_calls, receive_seconds=receive_seconds,
+                          stall_seconds=stall_seconds, watchdog=Watchdog())
+    server, health_servicer = _grpc_server(state, admission)
+    try:
+        bound = _bind(server, address)
+    except ServerStartError:
+        admission.watchdog.stop()
+        raise
+    handle = ServerHandle(server, bound, state, health_servicer, admission)
     server.start()
-    threading.Thread(target=handle._load, args=(load, warmup), name="nst-load", daemon=True).start()
+    handle._loader = threading.Thread(target=handle._load, args=(load, warmup), name="nst-load", daemon=True)
+    handle._loader.start()
     if wait and not handle.wait_ready():
         message = handle.load_error
         handle.stop(0)

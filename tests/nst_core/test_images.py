@@ -11,10 +11,36 @@ from nst_core.images import (combine_luma_chroma, decode_image, luminance, match
                              match_luminance, normalize_mode, rgb_to_ycc, working_size, ycc_to_rgb)
 
 
-def test_undecodable_image_names_field():
+def test_undecodable_image_names_field_and_formats_without_object_reprs():
     with pytest.raises(InvalidInput) as info:
         decode_image(b"definitely not an image", field="style")
-    assert info.value.field == "style" and "decode" in str(info.value)
+    assert info.value.field == "style" and "PNG, JPEG, WebP or TIFF" in str(info.value)
+    assert "0x" not in str(info.value) and "BytesIO" not in str(info.value)
+
+
+def _saved(fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 6), (10, 200, 30)).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "TIFF"])
+def test_documented_formats_decode(fmt):
+    assert decode_image(_saved(fmt)).size == (8, 6)
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "BMP", "EPS", "ICO", "PPM", "TGA", "PCX"])
+def test_other_formats_reach_no_decoder(fmt):
+    # EPS would run Ghostscript where it is installed; none of these is opened at all.
+    with pytest.raises(InvalidInput) as info:
+        decode_image(_saved(fmt), field="content")
+    assert "not a PNG, JPEG, WebP or TIFF image" in str(info.value)
+
+
+def test_truncated_pixel_data_names_the_format():
+    with pytest.raises(InvalidInput) as info:
+        decode_image(_saved("PNG")[:-20] + bytes(20), field="content")
+    assert info.value.field == "content" and "PNG" in info.value.message
 
 
 def test_empty_image_bytes():

@@ -9,6 +9,7 @@ from nst_core.errors import InvalidInput
 from nst_core.options import StyleOptions, option_specs
 from protos.nst.v1 import style_pb2
 from server import job_input
+from server.limits import ServerLimits
 from tests.helpers import content_image, png_bytes, style_image
 
 
@@ -45,14 +46,14 @@ def test_every_option_set_on_the_wire_reaches_the_engine():
                  content_layers=["relu3_1"], style_layers=["relu1_1", "relu2_1"], learning_rate=4.0, min_size=32,
                  style_layer_weights=[0.25, 0.75], tile_size=64, precision="float32")
     assert set(given) == {f.name for f in style_pb2.StyleOptions.DESCRIPTOR.fields}  # a new option is tested too
-    built = job_input.build(_request(**given), max_pixels=10**6)
+    built = job_input.build(_request(**given), ServerLimits(max_pixels=10**6))
     expected = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}
     assert {k: getattr(built.options, k) for k in given} == expected
     assert built.options.style_blend == (2.0, 1.0) and len(built.styles) == 2
 
 
 def test_unset_options_keep_the_engine_defaults():
-    built = job_input.build(_request(), max_pixels=10**6)
+    built = job_input.build(_request(), ServerLimits(max_pixels=10**6))
     defaults = StyleOptions()
     assert dataclasses.replace(built.options, style_blend=None) == defaults
 
@@ -61,5 +62,5 @@ def test_a_count_past_its_bound_is_refused_before_any_image_is_decoded():
     request = _request(steps=2**31 - 1)
     request.content.encoded = b"not an image"  # would be the first error if images were decoded first
     with pytest.raises(InvalidInput) as caught:
-        job_input.build(request, max_pixels=10**6)
+        job_input.build(request, ServerLimits(max_pixels=10**6))
     assert caught.value.field == "steps" and "at most" in caught.value.message

@@ -7,7 +7,7 @@ import pytest
 
 from server.client import ClientError, Finished, Progress, Queued, Result, Started, StyleClient
 from server.jobs import JobState
-from tests.helpers import SMALL, content_image, encoded, running_server, style_image, wait_for
+from tests.helpers import SMALL, content_image, encoded, png_bytes, running_server, style_image, wait_for
 
 LONG = dict(SMALL, steps=200)  # far more steps than any test lets run
 
@@ -106,9 +106,10 @@ def test_cancel_after_the_last_step_check_still_ends_cancelled():
     # True, so the job must end CANCELLED with no result (a stand-in engine makes the timing exact).
     from types import SimpleNamespace
 
-    from nst_core.options import StyleOptions
-    from server.job_input import JobInput
+    from protos.nst.v1 import style_pb2
+    from server.job_input import build
     from server.jobs import JobEnd, JobManager, ResultPayload
+    from server.limits import ServerLimits
 
     class LateCancelEngine:
         def stylize(self, content, styles, options, **kwargs):
@@ -117,9 +118,9 @@ def test_cancel_after_the_last_step_check_still_ends_cancelled():
 
     manager = JobManager(LateCancelEngine(), queue_size=1)
     try:
-        job = manager.submit(JobInput(content=content_image(), styles=[style_image(29)], options=StyleOptions(),
-                                      init_image=None, preview=False, preview_interval=1.0, preview_size=64,
-                                      output_format="png"))
+        request = style_pb2.StylizeRequest(content=style_pb2.ImageData(encoded=png_bytes(content_image())),
+                                           styles=[style_pb2.ImageData(encoded=png_bytes(style_image(29)))])
+        job = manager.submit(build(request, ServerLimits()))
         assert wait_for(lambda: job.state.ended)
         assert job.state is JobState.CANCELLED
         events = []

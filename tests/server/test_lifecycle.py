@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 import grpc
 import pytest
@@ -154,6 +155,24 @@ def test_server_process_serves_then_exits_0_on_sigterm():
             assert c.describe()["weights"]["source"] == "original"
         process.send_signal(signal.SIGTERM)
         assert process.wait(60) == 0
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_server_process_asked_to_stop_while_loading_exits_0(signum):
+    # Loading takes seconds (torch import, weights, warm-up): a stop request at any point of it is clean.
+    for delay in (0.0, 1.0, 2.5):
+        with spawned_server("--address", "127.0.0.1:0") as process:
+            lines = []
+            for line in process.stderr:
+                lines.append(line)
+                if "loading" in line:
+                    break
+            time.sleep(delay)
+            assert process.poll() is None, "".join(lines)  # still loading
+            process.send_signal(signum)
+            code = process.wait(60)
+            lines.append(process.stderr.read())
+            assert code == 0, f"exit {code} after {delay} s:\n" + "".join(lines)
 
 
 def test_server_process_refuses_a_taken_address(server):

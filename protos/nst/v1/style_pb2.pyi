@@ -272,20 +272,44 @@ class DescribeRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ("max_pixels", "max_request_bytes", "queue_size", "cache_bytes", "max_styles", "memory_budget_bytes")
+    __slots__ = ("max_pixels", "max_request_bytes", "queue_size", "cache_bytes", "max_styles", "max_request_pixels", "queue_bytes", "max_preview_size", "receive_seconds", "stall_seconds", "calls", "memory_budget_bytes")
     MAX_PIXELS_FIELD_NUMBER: _ClassVar[int]
     MAX_REQUEST_BYTES_FIELD_NUMBER: _ClassVar[int]
     QUEUE_SIZE_FIELD_NUMBER: _ClassVar[int]
     CACHE_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_STYLES_FIELD_NUMBER: _ClassVar[int]
+    MAX_REQUEST_PIXELS_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_PREVIEW_SIZE_FIELD_NUMBER: _ClassVar[int]
+    RECEIVE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    STALL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    CALLS_FIELD_NUMBER: _ClassVar[int]
     MEMORY_BUDGET_BYTES_FIELD_NUMBER: _ClassVar[int]
     max_pixels: int
     max_request_bytes: int
     queue_size: int
     cache_bytes: int
     max_styles: int
+    max_request_pixels: int
+    queue_bytes: int
+    max_preview_size: int
+    receive_seconds: float
+    stall_seconds: float
+    calls: _containers.RepeatedCompositeFieldContainer[CallLimit]
     memory_budget_bytes: int
-    def __init__(self, max_pixels: _Optional[int] = ..., max_request_bytes: _Optional[int] = ..., queue_size: _Optional[int] = ..., cache_bytes: _Optional[int] = ..., max_styles: _Optional[int] = ..., memory_budget_bytes: _Optional[int] = ...) -> None: ...
+    def __init__(self, max_pixels: _Optional[int] = ..., max_request_bytes: _Optional[int] = ..., queue_size: _Optional[int] = ..., cache_bytes: _Optional[int] = ..., max_styles: _Optional[int] = ..., max_request_pixels: _Optional[int] = ..., queue_bytes: _Optional[int] = ..., max_preview_size: _Optional[int] = ..., receive_seconds: _Optional[float] = ..., stall_seconds: _Optional[float] = ..., calls: _Optional[_Iterable[_Union[CallLimit, _Mapping]]] = ..., memory_budget_bytes: _Optional[int] = ...) -> None: ...
+
+class CallLimit(_message.Message):
+    __slots__ = ("kind", "methods", "max_calls", "max_receiving")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    METHODS_FIELD_NUMBER: _ClassVar[int]
+    MAX_CALLS_FIELD_NUMBER: _ClassVar[int]
+    MAX_RECEIVING_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    methods: _containers.RepeatedScalarFieldContainer[str]
+    max_calls: int
+    max_receiving: int
+    def __init__(self, kind: _Optional[str] = ..., methods: _Optional[_Iterable[str]] = ..., max_calls: _Optional[int] = ..., max_receiving: _Optional[int] = ...) -> None: ...
 
 class OptionInfo(_message.Message):
     __slots__ = ("name", "kind", "help", "choices", "minimum", "maximum", "exclusive_minimum")

@@ -1,0 +1,330 @@
+"""A hostile or unlucky local client, through raw stubs and raw channel calls that no client library smooths.
+
+Each test names the class of input (issue 8) it guards against: huge strings, undecodable requests, one
+client starving the others, memory amplification, unwanted image decoders, and their neighbours.
+"""
+from __future__ import annotations
+
+import io
+import threading
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from PIL import Image
+
+from protos.nst.v1 import style_pb2, style_pb2_grpc
+from server.client import ClientError, Result, Started, StyleClient
+from tests.helpers import SMALL, content_image, encoded, png_bytes, running_server, style_image, wait_for
+
+HUGE = "x" * 1_000_000
+REFLECTION = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
+
+
+def _image(image: Image.Image) -> style_pb2.ImageData:
+    return style_pb2.ImageData(encoded=png_bytes(image))
+
+
+def _request(**options) -> style_pb2.StylizeRequest:
+    return style_pb2.StylizeRequest(content=_image(content_image()), styles=[_image(style_image(81))],
+                                    options=style_pb2.StyleOptions(max_size=32, steps=2, multiscale=False, **options))
+
+
+def _rpc_error(call) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as caught:
+        result = call()
+        if hasattr(result, "__iter__"):
+            list(result)
+    return caught.value
+
+
+def _trailing_field(error: grpc.RpcError):
+    return dict(error.trailing_metadata() or ()).get("nst-error-field")
+
+
+@pytest.fixture
+def channel(server):
+    # Plain channel: gRPC's default limits, as any client would have.
+    with grpc.insecure_channel(server.address) as ch:
+        yield ch
+
+
+def _serving(channel) -> bool:
+    reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+    return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+# -- 3. huge strings are quoted short ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field, request_", [
+    ("preset", lambda: _request(preset=HUGE)),
+    ("optimizer", lambda: _request(optimizer=HUGE)),
+    ("content_layers", lambda: _request(content_layers=[HUGE])),
+    ("style_layers", lambda: _request(style_layers=["relu1_1", "\x1b[2J" + HUGE])),
+])
+def test_huge_option_string_is_quoted_short(channel, field, request_):
+    error = _rpc_error(lambda: style_pb2_grpc.StyleServiceStub(channel).Stylize(request_()))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error
+    assert _trailing_field(error) == field
+    assert len(error.details()) < 600 and "xxxxxxxx" in error.details() and "characters)" in error.details()
+    assert "\x1b" not in error.details()  # control characters arrive escaped
+    assert _serving(channel)
+
+
+@pytest.mark.parametrize("method", ["GetJob", "CancelJob"])
+def test_huge_job_id_is_quoted_short(channel, method):
+    stub = style_pb2_grpc.StyleServiceStub(channel)
+    request = getattr(style_pb2, f"{method}Request")(job_id=HUGE)
+    error = _rpc_error(lambda: getattr(stub, method)(request))
+    assert error.code() == grpc.StatusCode.NOT_FOUND, error
+    assert len(error.details()) < 400 and "job_id" in error.details()
+
+
+# -- 4. undecodable requests are the client's fault --------------------------------------------------------
+
+_BAD_UTF8 = b"\x0a\x02\xff\xfe"  # field 1, a string of two bytes that are not UTF-8
+_CORRUPT = b"\x0a\xff\xff\xff\xff\x0f"  # field 1, a length far past the end
+_STYLE = "/nst.v1.StyleService/"
+_UNDECODABLE = [
+    *[(method, payload) for method in (_STYLE + "GetJob", _STYLE + "CancelJob", "/grpc.health.v1.Health/Check",
+                                       REFLECTION) for payload in (_BAD_UTF8, _CORRUPT)],
+    (_STYLE + "Describe", _CORRUPT),  # DescribeRequest has no string field to spoil
+    (_STYLE + "Stylize", b"\x22\x04" + _BAD_UTF8),  # options.preset
+    (_STYLE + "Stylize", _CORRUPT),
+]
+
+
+@pytest.mark.parametrize("method, payload", _UNDECODABLE)
+def test_undecodable_request_is_invalid_argument(channel, method, payload):
+    if method == REFLECTION:
+        call = lambda: channel.stream_stream(method)(iter([payload]), timeout=10)  # noqa: E731
+    elif method.endswith("Stylize"):
+        call = lambda: channel.unary_stream(method)(payload, timeout=10)  # noqa: E731
+    else:
+        call = lambda: channel.unary_unary(method)(payload, timeout=10)  # noqa: E731
+    error = _rpc_error(call)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error
+    assert "request" in error.details() and "deserializ" not in error.details()
+    assert _serving(channel)
+
+
+# -- 5. one client cannot starve the others ----------------------------------------------------------------
+
+
+def _idle(release: threading.Event):
+    """A request iterator that sends nothing until released: an idle stream, or a request never sent."""
+    release.wait(60)
+    return
+    yield
+
+
+@pytest.fixture
+def busy_server(engine):
+    with running_server(engine, queue_size=8) as handle:
+        yield handle
+
+
+@pytest.mark.parametrize("method, kind", [
+    (REFLECTION, "stream_stream"),  # idle reflection streams (grpcurl would open these)
+    ("/nst.v1.StyleService/Describe", "stream_unary"),  # unary calls whose request never arrives
+    ("/nst.v1.StyleService/Stylize", "stream_stream"),  # Stylize calls whose request never arrives
+])
+def test_many_idle_calls_of_one_kind_starve_no_other_kind(busy_server, method, kind):
+    release = threading.Event()
+    with grpc.insecure_channel(busy_server.address) as ch:
+        if kind == "stream_unary":
+            calls = [ch.stream_unary(method).future(_idle(release), timeout=60) for _ in range(80)]
+        else:
+            calls = [ch.stream_stream(method)(_idle(release), timeout=60) for _ in range(80)]
+        try:
+            assert wait_for(lambda: _refusals(calls), timeout=20), "no call was ever refused"
+            refusal = _refusals(calls)[0]
+            assert "at once" in refusal.details() and "limit" in refusal.details()
+            assert _serving(ch)
+            with StyleClient(busy_server.address, timeout=120) as c:  # every other kind is served
+                assert c.health() == "SERVING"
+                if "Describe" not in method:
+                    assert c.describe()["version"]
+                if "Stylize" not in method:
+                    events = list(c.stylize(encoded(content_image()), [encoded(style_image(82))], options=SMALL))
+                    assert any(isinstance(e, Result) for e in events)
+        finally:
+            release.set()
+            for call in calls:
+                call.cancel()
+    assert wait_for(lambda: not any(busy_server.admission.in_progress().values())), "a slot was never given back"
+
+
+def test_a_request_that_never_arrives_is_cancelled_and_frees_its_slot(engine):
+    release = threading.Event()
+    with running_server(engine, receive_seconds=1.0) as handle, grpc.insecure_channel(handle.address) as ch:
+        call = ch.stream_unary("/nst.v1.StyleService/Describe").future(_idle(release), timeout=30)
+        assert wait_for(lambda: handle.admission.in_progress()["jobs"] == 1, timeout=5)
+        assert wait_for(call.done, timeout=10)
+        assert call.cancelled() or call.code() == grpc.StatusCode.CANCELLED
+        assert wait_for(lambda: handle.admission.in_progress()["jobs"] == 0, timeout=5)
+        release.set()
+
+
+def _refusals(calls) -> list:
+    return [c for c in calls if c.done() and c.code() == grpc.StatusCode.RESOURCE_EXHAUSTED]
+
+
+# -- 6. memory amplification --------------------------------------------------------------------------------
+
+
+def _uniform_png(size, mode="RGB") -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, size, 128 if mode == "L" else (120, 130, 140)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _rss_bytes(which: str = "VmRSS") -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith(which + ":"))
+
+
+def _reset_peak_rss() -> None:
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # resets VmHWM to the current RSS
+
+
+@pytest.fixture(scope="module")
+def huge_uniform_png():
+    return _uniform_png((8192, 8192))
+
+
+def test_many_big_styles_in_a_small_request_are_refused_from_their_headers(channel, huge_uniform_png):
+    request = style_pb2.StylizeRequest(content=_image(content_image()),
+                                       styles=[style_pb2.ImageData(encoded=huge_uniform_png)] * 16,
+                                       options=style_pb2.StyleOptions(max_size=32, steps=1))
+    assert request.ByteSize() < 4 * 2**20
+    _reset_peak_rss()
+    before = _rss_bytes()
+    error = _rpc_error(lambda: style_pb2_grpc.StyleServiceStub(channel).Stylize(request, timeout=60))
+    peak = _rss_bytes("VmHWM") - before
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error
+    assert "per request" in error.details() and _trailing_field(error).startswith("styles[")
+    assert peak < 150 * 2**20, f"refusing the request raised peak RSS by {peak / 2**20:.0f} MiB"
+
+
+def test_waiting_jobs_hold_their_bytes_as_sent_and_the_queue_has_a_memory_budget(engine, huge_uniform_png):
+    with running_server(engine, queue_size=8, queue_mb=1) as handle:
+        with StyleClient(handle.address, timeout=120) as c:
+            running = c.stylize(encoded(content_image()), [encoded(style_image(83))], options=dict(SMALL, steps=500))
+            next(e for e in running if isinstance(e, Started))
+            big = style_pb2.ImageData(encoded=huge_uniform_png)  # 64 MP, ~200 MiB once decoded
+            before = _rss_bytes()
+            waiting = []
+            with grpc.insecure_channel(handle.address) as ch:
+                stub = style_pb2_grpc.StyleServiceStub(ch)
+                for _ in range(3):
+                    call = stub.Stylize(style_pb2.StylizeRequest(content=big, styles=[_image(style_image(84))],
+                                                                 options=style_pb2.StyleOptions(max_size=32)))
+                    next(call)  # queued
+                    waiting.append(call)
+                # The 64 MP content waits as sent; the 32 x 32 style, checked and small, waits decoded.
+                held = handle.manager.waiting_bytes()
+                assert held == 3 * (len(huge_uniform_png) + len(png_bytes(style_image(84))) + 32 * 32 * 3)
+                growth = _rss_bytes() - before
+                assert growth < 100 * 2**20, f"3 waiting jobs raised RSS by {growth / 2**20:.0f} MiB"
+                # Past the queue's memory budget (1 MiB here) the next job is refused with the reason.
+                noise = png_bytes(style_image(85, (500, 500)))  # 0.7 MiB: noise does not compress
+                over = stub.Stylize(style_pb2.StylizeRequest(content=_image(content_image()),
+                                                             styles=[style_pb2.ImageData(encoded=noise)]))
+                error = _rpc_error(lambda: over)
+                assert error.code() == grpc.StatusCode.UNAVAILABLE, error
+                assert "memory" in error.details() and "MiB" in error.details()
+                for call in waiting:
+                    call.cancel()
+            running.close()
+
+
+# -- 8. only the documented image formats are decoded -------------------------------------------------------
+
+
+def _saved(fmt: str, **kw) -> bytes:
+    buffer = io.BytesIO()
+    content_image().save(buffer, fmt, **kw)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "BMP", "EPS", "ICO", "PPM", "TGA"])
+def test_undocumented_formats_are_refused_naming_the_field_and_the_formats(client, fmt):
+    from server.client import ImageData
+
+    with pytest.raises(ClientError) as caught:
+        list(client.stylize(ImageData.encoded(_saved(fmt)), [encoded(style_image(86))], options=SMALL))
+    error = caught.value
+    assert error.code == "INVALID_ARGUMENT" and error.field == "content"
+    assert "PNG, JPEG, WebP or TIFF" in error.message
+    assert "Ghostscript" not in error.message
+
+
+@pytest.mark.parametrize("data", [b"junk" * 10, _saved("PNG")[:60]], ids=["garbage", "truncated png"])
+def test_decode_errors_leak_no_object_reprs(client, data):
+    from server.client import ImageData
+
+    with pytest.raises(ClientError) as caught:
+        list(client.stylize(encoded(content_image()), [ImageData.encoded(data)], options=SMALL))
+    assert caught.value.field == "styles[0]"
+    assert "0x" not in caught.value.message and "BytesIO" not in caught.value.message and " at " not in caught.value.message
+
+
+# -- neighbours ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("changes, field", [
+    (dict(preview_interval_seconds=float("nan")), "preview_interval_seconds"),
+    (dict(preview_interval_seconds=float("inf")), "preview_interval_seconds"),
+    (dict(preview_max_size=2**32 - 1), "preview_max_size"),
+])
+def test_absurd_preview_settings_are_invalid_argument(channel, changes, field):
+    request = _request()
+    for name, value in changes.items():
+        setattr(request, name, value)
+    request.preview = True
+    error = _rpc_error(lambda: style_pb2_grpc.StyleServiceStub(channel).Stylize(request, timeout=60))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error
+    assert _trailing_field(error) == field
+
+
+def test_queue_size_0_runs_one_job_at_a_time(engine):
+    with running_server(engine, queue_size=0) as handle:
+        with StyleClient(handle.address, timeout=120) as c:
+            assert any(isinstance(e, Result) for e in c.stylize(encoded(content_image()), [encoded(style_image(87))],
+                                                                options=SMALL))
+            running = c.stylize(encoded(content_image()), [encoded(style_image(88))], options=dict(SMALL, steps=500))
+            next(e for e in running if isinstance(e, Started))
+            with pytest.raises(ClientError) as caught:
+                list(c.stylize(encoded(content_image()), [encoded(style_image(89))], options=SMALL))
+            assert caught.value.code == "UNAVAILABLE" and "queue is full" in caught.value.message
+            running.close()
+
+
+def test_a_client_that_stops_reading_is_dropped_and_keeps_nothing(engine):
+    with running_server(engine, queue_size=2, stall_seconds=1.0) as handle:
+        # A 4096 x 4096 RGBA result (64 MiB) is far past what flow control lets through unread.
+        request = style_pb2.StylizeRequest(content=style_pb2.ImageData(encoded=_uniform_png((4096, 4096))),
+                                           styles=[_image(style_image(90))], output_format=style_pb2.OUTPUT_FORMAT_RGBA,
+                                           options=style_pb2.StyleOptions(max_size=32, steps=1, multiscale=False))
+        with grpc.insecure_channel(handle.address, options=[("grpc.max_receive_message_length", -1)]) as ch:
+            call = style_pb2_grpc.StyleServiceStub(ch).Stylize(request, timeout=120)
+            job_id = next(call).queued.job_id
+            assert wait_for(lambda: handle.manager.get(job_id).state.ended, timeout=60)
+            # The server gives up on the stalled stream and keeps none of the job's events.
+            assert wait_for(lambda: handle.manager.get(job_id).events.qsize() == 0, timeout=30)
+            error = _rpc_error(lambda: call)
+            assert error.code() == grpc.StatusCode.CANCELLED
+        with StyleClient(handle.address, timeout=120) as c:
+            assert any(isinstance(e, Result) for e in c.stylize(encoded(content_image()), [encoded(style_image(91))],
+                                                                options=SMALL))
+
+
+def test_oversized_request_metadata_is_refused_and_the_server_keeps_serving(channel):
+    stub = style_pb2_grpc.StyleServiceStub(channel)
+    error = _rpc_error(lambda: stub.Describe(style_pb2.DescribeRequest(), metadata=[("x-big", "v" * 100_000)]))
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED  # gRPC's own limit on headers (16 KiB)
+    stub.Describe(style_pb2.DescribeRequest(), metadata=[(f"x-{i}", "v") for i in range(200)], timeout=10)
+    assert _serving(channel)
