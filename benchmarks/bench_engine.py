@@ -53,6 +53,8 @@ def per_step(engine: Engine, size: int, runs: int) -> float:
     last = [time.perf_counter()]
 
     def on_step(p):
+        if p.tile != p.tiles:
+            return  # a tile pass within the step (tiled scales report each)
         now = time.perf_counter()
         if p.step > 1:  # the first step also pays for the targets
             times.append(now - last[0])
@@ -116,6 +118,22 @@ def single_scale_for(engine: Engine, content, style, seconds: float) -> tuple[Im
         return latest["preview"](), latest["steps"]
 
 
+def full_job(engine: Engine, path: Path, size: tuple[int, int], style: Image.Image, out: Path) -> None:
+    """The `full` preset at ``size`` on CUDA: wall time (after a small warm-up job) and peak device memory."""
+    content = Image.open(path).convert("RGB").resize(size, Image.Resampling.LANCZOS)
+    engine.stylize(content.resize((size[0] // 16, size[1] // 16)), [style], StyleOptions(preset="full"))
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    result = engine.stylize(content, [style], StyleOptions(preset="full"))
+    torch.cuda.synchronize()
+    wall = time.perf_counter() - start
+    tiles = [s.grid.tiles for s in result.plan.scales]
+    print(f"full preset at {size[0]}×{size[1]}: {wall:.1f} s wall, {result.steps} steps, scales {result.scales}, "
+          f"tiles per scale {tiles}, peak memory {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB GPU")
+    result.image.save(out / "full_result.jpg", quality=92)
+
+
 def side_by_side(panels: list[tuple[Image.Image, str]], path: Path) -> None:
     h = 512
     tiles = [img.convert("RGB").resize((round(img.width * h / img.height), h)) for img, _ in panels]
@@ -133,6 +151,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default=None)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--sizes", help="per-step sizes (default 256,512 on a CPU, 512,1024,2048,4096 on CUDA)")
+    parser.add_argument("--full-content", default=str(CONTENT), help="CUDA: photo for the `full` job")
+    parser.add_argument("--full-size", default="4096x3072", help="CUDA: size of the `full` job")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     args = parser.parse_args()
     out = Path(args.out)
@@ -143,12 +164,13 @@ def main() -> None:
     print(f"device: {engine.device}  torch {torch.__version__}  threads {torch.get_num_threads()}  "
           f"cpus {os.cpu_count()}  weights {engine.weights_info.source}")
     engine.warm_up()
-    for size in (256, 512):
+    sizes = args.sizes or ("512,1024,2048,4096" if dev.type == "cuda" else "256,512")
+    for size in (int(s) for s in sizes.split(",")):
         ours = per_step(engine, size, args.runs)
         plain = plain_vgg(size, dev, args.runs)
         frozen = plain_vgg(size, dev, args.runs, frozen=True)
-        print(f"per step {size}²: {ours:.3f} s (median of {args.runs})  plain VGG19 fwd+bwd: {plain:.3f} s  "
-              f"ratio {ours / plain:.2f}  (plain with frozen weights: {frozen:.3f} s, ratio {ours / frozen:.2f})")
+        print(f"per step {size}²: {ours:.4f} s (median of {args.runs})  plain VGG19 fwd+bwd: {plain:.4f} s  "
+              f"ratio {ours / plain:.2f}  (plain with frozen weights: {frozen:.4f} s, ratio {ours / frozen:.2f})")
 
     content = Image.open(CONTENT).convert("RGB")
     style = Image.open(STYLE).convert("RGB")
@@ -161,6 +183,8 @@ def main() -> None:
             else f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB RSS (process peak)")
     print(f"default preset (balanced) at 512 px: {wall:.1f} s wall, {default.steps} steps, "
           f"scales {default.scales}, peak memory {peak}")
+    if dev.type == "cuda":
+        full_job(engine, Path(args.full_content), tuple(int(v) for v in args.full_size.split("x")), style, out)
 
     single, steps = single_scale_for(engine, content, style, wall)
     losses = {name: full_size_losses(engine, img, content, style)

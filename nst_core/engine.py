@@ -70,8 +70,9 @@ class Engine:
         self.torch_device = select_device(device)
         self.device = str(self.torch_device)
         self.memory_budget_mb = memory_budget_mb
-        # channels_last speeds up CPU convolutions (oneDNN); on CUDA cuDNN picks well for NCHW fp32.
-        self.channels_last = (self.torch_device.type == "cpu") if channels_last is None else channels_last
+        # channels_last: about 18 % faster convolutions on the CPU (oneDNN), and 10-20 % on CUDA with tensor
+        # cores (tf32, bf16) at 1024² and up (benchmarks/bench_gpu.py; README "Performance").
+        self.channels_last = True if channels_last is None else channels_last
         self.model = VGGFeatures(state).to(self.torch_device)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -96,8 +97,9 @@ class Engine:
         return net
 
     def features(self, rgb255: torch.Tensor, names, pooling: str = "max") -> dict[str, torch.Tensor]:
-        """Activations of an RGB 0..255 NCHW image in float32."""
-        return self.network(pooling)(rgb255, names)
+        """Activations of an RGB 0..255 NCHW image in true float32 (no TF32, which CUDA allows by default)."""
+        with precision_mod.backend_flags("float32", self.torch_device):
+            return self.network(pooling)(rgb255, names)
 
     def warm_up(self, size: int = 64) -> None:
         """One forward/backward so kernels, allocator and thread pools are ready before the first job."""
@@ -173,21 +175,28 @@ class Engine:
         if opts.init == "image" and not isinstance(init_image, Image.Image):
             raise InvalidInput("init_image", "an init image is required when init='image'")
         with self._lock:
-            try:
-                plan = self._plan(content.size, [s.size for s in style_images], opts, memory_budget_mb)
-                job = _Job(self, _Inputs.of(content, style_images, init_image), opts, plan,
-                           _Hooks(progress, cancel, style_cache))
-                with precision_mod.backend_flags(job.precision, self.torch_device):
-                    return job.run()
-            except RuntimeError as exc:
-                self._release()
-                if is_out_of_memory(exc):
-                    raise DeviceOutOfMemory(f"the {self.device} device ran out of memory: "
-                                            "try a smaller max_size or fewer styles") from None
-                raise
-            except BaseException:
-                self._release()
-                raise
+            result, failed_at = self._run(content, style_images, init_image, opts, progress, cancel, style_cache,
+                                          memory_budget_mb)
+            if result is not None:
+                return result
+            # Out of memory: the failed step's frames are gone now, so their tensors can be given back.
+            self._release()
+        raise DeviceOutOfMemory(_out_of_memory_advice(self.device, failed_at))
+
+    def _run(self, content, style_images, init_image, opts, progress, cancel, style_cache, memory_budget_mb):
+        """``(result, None)``, or ``(None, the size it ran out of memory at)``; any other failure is raised."""
+        job = None
+        try:
+            plan = self._plan(content.size, [s.size for s in style_images], opts, memory_budget_mb)
+            job = _Job(self, _Inputs.of(content, style_images, init_image), opts, plan,
+                       _Hooks(progress, cancel, style_cache))
+            with precision_mod.backend_flags(job.precision, self.torch_device):
+                return job.run(), None
+        except BaseException as exc:
+            if isinstance(exc, (RuntimeError, MemoryError)) and is_out_of_memory(exc):
+                return None, job.size if job is not None else content.size
+            self._release()
+            raise
 
     def _release(self) -> None:
         """After a failed or cancelled job: drop the traceback's tensors now, not at some later GC.
@@ -197,6 +206,13 @@ class Engine:
         gc.collect()
         if self.torch_device.type == "cuda":
             torch.cuda.empty_cache()
+
+
+def _out_of_memory_advice(device: str, size: tuple[int, int]) -> str:
+    """What ran out, at which size, and what to try: the size half as long, or a smaller budget (tiles)."""
+    w, h = size
+    return (f"the {device} device ran out of memory while optimizing {w}×{h}: try max_size {max(w, h) // 2} "
+            "or less, a smaller memory_budget_mb (the job is then cut into tiles), or fewer styles")
 
 
 def _split_styles(styles: Sequence[StyleInput]) -> tuple[list[Image.Image], Optional[tuple[float, ...]]]:
@@ -252,12 +268,14 @@ class _Job:
         self.overall_total = sum(s.steps for s in plan.scales)
         self.cache_hits = 0
         self.losses: dict[str, float] = {}
+        self.size = plan.scales[0].size  # the scale under way, for an out-of-memory message
 
     def run(self) -> StyleResult:
         image: Optional[torch.Tensor] = None
         for stage, scale in enumerate(self.plan.scales, start=1):
             if scale.steps == 0:
                 continue
+            self.size = scale.size
             self.eta.start_scale(sum(s.target_work + s.steps * s.step_work for s in self.plan.scales[stage - 1:]))
             image = _Scale(self, stage, scale).run(image)
         final = self._to_image(image, full_size=self.opts.output_size == "content")

@@ -4,7 +4,7 @@
   convolutions by default (``torch.backends.cudnn.allow_tf32``), for the duration of the job.
 * ``tf32``: TF32 tensor-core convolutions and matrix products (10-bit mantissa inputs, float32 sums).
 * ``bf16``: convolutions under ``torch.autocast(bfloat16)``; activations are cast back to float32 before
-  the Gram matrices and the losses, which stay in float32.
+  the Gram matrices (float32 sums of products TF32 holds exactly) and the losses, which stay in float32.
 
 ``auto`` means float32 on the CPU and MPS (the only precision offered there: asking for tf32 or bf16 on a
 device without CUDA is an ``InvalidInput`` naming ``precision``), and :data:`CUDA_DEFAULT` on CUDA.
@@ -39,9 +39,11 @@ def backend_flags(precision: str, device: torch.device) -> Iterator[None]:
         yield
         return
     saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    allow = precision == "tf32"  # under bf16 the Gram matrices and losses stay true float32
-    torch.backends.cudnn.allow_tf32 = allow
-    torch.backends.cuda.matmul.allow_tf32 = allow
+    torch.backends.cudnn.allow_tf32 = precision == "tf32"
+    # Matrix products (the Gram matrices) in TF32 under bf16 too: their inputs are activations the bf16
+    # convolutions produced, which TF32 holds exactly, and the sums stay float32; only the Gram backward's
+    # upstream gradient is rounded to TF32's 10-bit mantissa, finer than the bf16 convolutions themselves.
+    torch.backends.cuda.matmul.allow_tf32 = precision in ("tf32", "bf16")
     try:
         yield
     finally:

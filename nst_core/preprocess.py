@@ -30,13 +30,16 @@ class Preprocessing:
             raise ValueError(f"unknown preprocessing {name!r}")
         self._shift = torch.tensor(shift).view(1, 3, 1, 1)
         self._scale = torch.tensor(scale).view(1, 3, 1, 1)
+        # The channel order as a tensor on the model's device: a Python list index would be copied from
+        # the host on every call (a synchronizing transfer on CUDA, and one that CUDA graphs cannot hold).
+        self._perm = torch.tensor(self.perm)
 
     def to(self, device) -> "Preprocessing":
-        self._shift, self._scale = self._shift.to(device), self._scale.to(device)
+        self._shift, self._scale, self._perm = (t.to(device) for t in (self._shift, self._scale, self._perm))
         return self
 
     def to_network(self, rgb255: torch.Tensor) -> torch.Tensor:
-        return (rgb255[:, self.perm] - self._shift) * self._scale
+        return (rgb255.index_select(1, self._perm) - self._shift) * self._scale
 
     def from_network(self, net: torch.Tensor) -> torch.Tensor:
         inverse = [self.perm.index(i) for i in range(3)]

@@ -19,7 +19,7 @@ from typing import Optional
 import grpc
 
 from nst_core.cache import TargetCache
-from nst_core.errors import Cancelled, InvalidInput, WeightsUnavailable, is_out_of_memory
+from nst_core.errors import Cancelled, DeviceOutOfMemory, InvalidInput, WeightsUnavailable, is_out_of_memory
 from nst_core.interface import StyleEngine
 from nst_core.progress import CancelToken
 from protos.nst.v1 import style_pb2
@@ -132,9 +132,11 @@ def _failure(exc: BaseException) -> JobError:
     """Map an engine exception to a status; anything unexpected becomes INTERNAL, never UNKNOWN."""
     if isinstance(exc, InvalidInput):
         return JobError(grpc.StatusCode.INVALID_ARGUMENT, str(exc), exc.field)
-    if is_out_of_memory(exc):  # also allocations outside the engine, e.g. encoding the result
+    if isinstance(exc, DeviceOutOfMemory):  # the engine's message names the size that failed and what to try
+        return JobError(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+    if is_out_of_memory(exc):  # allocations outside the engine, e.g. encoding the result
         return JobError(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                        "the device ran out of memory; try a smaller max_size or fewer styles")
+                        "the server ran out of memory; try a smaller max_size or fewer styles")
     if isinstance(exc, WeightsUnavailable):
         return JobError(grpc.StatusCode.FAILED_PRECONDITION, f"weights unavailable: {exc}")
     return JobError(grpc.StatusCode.INTERNAL, f"internal error ({type(exc).__name__}); see the server log")

@@ -1,4 +1,6 @@
 """End-to-end engine behaviour with the real original weights on tiny images."""
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -6,7 +8,18 @@ from PIL import Image
 from nst_core import CancelToken, Cancelled, InvalidInput, StyleOptions, TargetCache
 from nst_core.images import rgb_to_ycc, to_tensor
 
-TINY = dict(max_size=48, steps=6, coarse_steps=0, multiscale=False)
+DEVICE_IS_CUDA = os.environ.get("NST_TEST_DEVICE", "cpu").startswith("cuda")  # the session engine's device
+# precision float32: the same arithmetic on every device (CUDA's default would be tensor-core arithmetic).
+TINY = dict(max_size=48, steps=6, coarse_steps=0, multiscale=False, precision="float32")
+
+
+def same(a, b) -> bool:
+    """Identical on the CPU; on CUDA, where some cuDNN kernels sum in a varying order, within two grey levels
+    on average (a different seed or style changes the picture by tens)."""
+    if a.image.tobytes() == b.image.tobytes():
+        return True
+    diff = np.abs(np.asarray(a.image, float) - np.asarray(b.image, float)).mean()
+    return DEVICE_IS_CUDA and diff < 2.0
 
 
 def small(img, side=64):
@@ -61,8 +74,8 @@ def test_same_seed_same_output_different_seed_differs(engine, cat, starry):
     a, _ = run(engine, small(cat), [small(starry)], init="noise", seed=7)
     b, _ = run(engine, small(cat), [small(starry)], init="noise", seed=7)
     c, _ = run(engine, small(cat), [small(starry)], init="noise", seed=8)
-    assert a.image.tobytes() == b.image.tobytes()
-    assert a.image.tobytes() != c.image.tobytes()
+    assert same(a, b)
+    assert not same(a, c)
 
 
 def test_multiscale_sizes_keep_aspect_ratio(engine, cat, starry):
@@ -105,7 +118,7 @@ def test_multi_style_blend(engine, cat, starry, scream):
     only_a, _ = run(engine, content, [small(starry)])
     weighted, _ = run(engine, content, [(small(starry), 1.0), (small(scream), 0.0)])
     half, _ = run(engine, content, [(small(starry), 0.5), (small(scream), 0.5)])
-    assert weighted.image.tobytes() == only_a.image.tobytes()
+    assert same(weighted, only_a)
     assert half.image.tobytes() != only_a.image.tobytes()
 
 
@@ -136,7 +149,7 @@ def test_repeated_style_hits_the_cache(engine, cat, starry):
     a = engine.stylize(small(cat), [small(starry)], StyleOptions(**{**TINY, "steps": 1}), style_cache=cache)
     b = engine.stylize(small(cat), [small(starry)], StyleOptions(**{**TINY, "steps": 1}), style_cache=cache)
     assert (a.style_cache_hits, b.style_cache_hits) == (0, 1) and len(cache) == 1
-    assert a.image.tobytes() == b.image.tobytes() == first.image.tobytes()
+    assert same(a, b) and same(a, first)
 
 
 def test_init_from_given_image(engine, cat, starry):

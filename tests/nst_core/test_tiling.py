@@ -6,6 +6,7 @@ from nst_core.images import to_tensor
 from nst_core.losses import content_loss, gram_matrix, style_loss, tv_loss
 from nst_core.options import CONTENT_LAYERS, STYLE_LAYERS
 from nst_core.plan import DEFAULT_HALO
+from nst_core.precision import backend_flags
 from nst_core.tiling import (TiledObjective, Weights, accumulate_grams, assemble_features, cuts, exact_halo, grid,
                              max_piece, tile_generator)
 
@@ -15,7 +16,15 @@ WEIGHTS = Weights(content=1.0, style=100.0, tv=100.0, style_layers={layer: 0.2 f
 
 @pytest.fixture(scope="module")
 def net(engine):
-    return engine.network()
+    """The engine's network in true float32, taking and giving CPU tensors wherever the engine runs (autograd
+    carries the gradients across), so that the tiling arithmetic itself is what these tests compare."""
+    network, device = engine.network(), engine.torch_device
+
+    def on_cpu(image, names):
+        return {name: value.cpu() for name, value in network(image.to(device), names).items()}
+
+    with backend_flags("float32", device):
+        yield on_cpu
 
 
 @pytest.fixture(scope="module")

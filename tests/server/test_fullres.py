@@ -31,9 +31,12 @@ def test_tiled_progress_and_cancel_within_one_tile_then_the_server_keeps_serving
 
 
 def test_a_job_that_cannot_fit_the_budget_fails_at_once_naming_it(engine):
-    with running_server(engine, memory_budget_mb=300) as handle:
+    from nst_core.memory import resident_bytes
+
+    budget_mb = resident_bytes(engine.torch_device) // 2**20 + 1  # hardly more than the model itself holds
+    with running_server(engine, memory_budget_mb=budget_mb) as handle:
         with StyleClient(handle.address, timeout=60) as client:
-            assert client.describe()["limits"]["memory_budget_bytes"] == 300 * 2**20
+            assert client.describe()["limits"]["memory_budget_bytes"] == budget_mb * 2**20
             with pytest.raises(ClientError) as caught:
                 list(client.stylize(encoded(content_image()), [encoded(style_image(63))],
                                     options={"max_size": 32, "steps": 2}))
