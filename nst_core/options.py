@@ -128,7 +128,8 @@ class StyleOptions:
     output_size: str = _option("content", "content: the result at the content's size; working: at the "
                                "optimized size", "choice", choices=OUTPUT_SIZES, cli=False)
     tile_size: int = _option(0, "inner tile side for scales optimized tile by tile, pixels (0: planned from the "
-                             "memory budget)", "int", **_count(MAX_SIDE))
+                             "memory budget)", "int", **_count(MAX_SIDE),
+                             gimp={"label": "Tile si_ze", "min": MIN_TILE_SIZE, "unset": 0})
     precision: str = _option("auto", "arithmetic of the convolutions; tf32 and bf16 need CUDA (Gram matrices "
                              "and losses stay float32)", "choice", choices=PRECISIONS)
 

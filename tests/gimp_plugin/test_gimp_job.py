@@ -39,7 +39,7 @@ def test_arguments_map_to_server_options():
 
 def test_argument_table_follows_the_engine_options():
     table = {entry["name"]: entry for entry in plugin_arguments()}
-    assert list(table) == ["preset", "max-size", "steps", "style-strength", "preserve-colors", "seed"]
+    assert list(table) == ["preset", "max-size", "steps", "style-strength", "preserve-colors", "seed", "tile-size"]
     assert [c[0] for c in table["preset"]["choices"]] == list(PRESETS)
     assert [c[1] for c in table["preset"]["choices"]] == [p.label for p in PRESETS.values()]
     assert table["steps"]["max"] == MAX_STEPS and table["steps"]["unset"] == 0
