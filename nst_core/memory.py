@@ -25,6 +25,7 @@ CPU_SHARE = 0.5  # default budget on the CPU: this share of the machine's memory
 AVAILABLE_SHARE = 0.8  # ... but no more than what is resident now plus this share of what is available
 CUDA_SHARE = 0.95  # default budget on CUDA: this share of what the device can give us
 MEASURED_MARGIN = 1.1  # on top of a measurement at one small size (cuDNN picks workspaces per shape)
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 
 
 @dataclass(frozen=True)
@@ -80,12 +81,29 @@ def process_rss() -> int:
     return 0
 
 
-def release_free_heap() -> None:
-    """Give memory that glibc keeps after a job back to the system, so the next job's plan sees it free."""
+def _libc():
     try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+        return ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc (macOS, Windows, musl): nothing to tune
+        return None
+
+
+def return_freed_memory_promptly() -> None:
+    """Fix glibc's mmap threshold at 4 MiB (CPU engines). By default glibc raises the threshold each time a
+    large block is freed, up to 32 MiB, after which freed tensors below it stay in the heap: over a tiled
+    job (windows of changing sizes) the RSS crept up by 1.5 GB above what was in use (2048×1536, 3000 MiB
+    budget). With the threshold fixed, tensors above 4 MiB are returned to the system when freed: a 1024×768
+    scale in 2×3 tiles peaked at 1.49 GB instead of 1.89 GB (1.41 GB with a trim after every step)."""
+    libc = _libc()
+    if libc is not None and hasattr(libc, "mallopt"):
+        libc.mallopt(M_MMAP_THRESHOLD, 4 * MIB)
+
+
+def release_free_heap() -> None:
+    """Give freed heap memory back to the system (glibc), so RSS shows what is in use and plans see it."""
+    libc = _libc()
+    if libc is not None and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)
 
 
 def resident_bytes(device: torch.device) -> int:

@@ -54,14 +54,15 @@ class Progress:
 
 
 class EtaTracker:
-    """Seconds left, from the work still to do (in units of one pixel through forward+backward, from the job's
-    plan) and the rate measured at the current scale, or at the last one while the current has no finished
-    work yet. Rates per pixel vary little between sizes, but a machine shared with other work drifts, so the
-    most recent rate counts."""
+    """Seconds left: the work still to do (in units of one pixel through forward+backward, from the job's plan)
+    times the rate measured at the current scale after its first step, before that at the last scale (a
+    scale's targets and first step pay one-time costs: new shapes, fresh memory). Rates per pixel vary
+    little between sizes, but a machine shared with other work drifts, so the most recent rate counts."""
 
     def __init__(self, total_work: float):
         self.remaining = total_work
         self._scale_seconds = self._scale_work = 0.0
+        self._scale_steps = 0
         self._rate: Optional[float] = None
         self._mark = time.perf_counter()
 
@@ -69,8 +70,17 @@ class EtaTracker:
         if self._scale_work > 0:
             self._rate = self._scale_seconds / self._scale_work
         self._scale_seconds = self._scale_work = 0.0
+        self._scale_steps = 0
         self._mark = time.perf_counter()
         self.remaining = remaining
+
+    def step_done(self, remaining: float) -> None:
+        self._scale_steps += 1
+        self.remaining = remaining
+        if self._scale_steps == 1:  # the targets and the first step pay one-time costs: measure from here
+            if self._rate is None and self._scale_work > 0:
+                self._rate = self._scale_seconds / self._scale_work
+            self._scale_seconds = self._scale_work = 0.0
 
     def done(self, work: float) -> None:
         now = time.perf_counter()
@@ -80,7 +90,8 @@ class EtaTracker:
         self.remaining = max(0.0, self.remaining - work)
 
     def eta(self) -> float:
-        rate = self._scale_seconds / self._scale_work if self._scale_work > 0 else self._rate
+        current = self._scale_seconds / self._scale_work if self._scale_work > 0 else None
+        rate = current if current is not None and (self._scale_steps > 0 or self._rate is None) else self._rate
         return self.remaining * (rate or 0.0)
 
 
