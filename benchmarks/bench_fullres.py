@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageOps
 
 from nst_core import Engine, StyleOptions
 from nst_core.images import to_tensor
@@ -50,9 +50,9 @@ def reset_peak() -> None:
 
 def load(path: str, size: str | None) -> Image.Image:
     image = Image.open(path).convert("RGB")
-    if size:
+    if size:  # centre-cropped to the requested aspect first, so nothing is distorted
         w, h = (int(v) for v in size.lower().split("x"))
-        image = image.resize((w, h), Image.Resampling.LANCZOS)
+        image = ImageOps.fit(image, (w, h), Image.Resampling.LANCZOS)
     return image
 
 

@@ -162,7 +162,10 @@ def assemble_features(net: Net, image: torch.Tensor, layers: Sequence[str], tile
     """Whole-image activations assembled from the tiles' inner regions (no gradients)."""
     if len(tiles) == 1:
         with torch.no_grad():
-            return dict(net(image, layers))
+            out = dict(net(image, layers))
+        if on_tile is not None:
+            on_tile(1, 1, tiles[0], False)
+        return out
     h, w = image.shape[2:]
     out: dict[str, torch.Tensor] = {}
     with torch.no_grad():
