@@ -6,6 +6,7 @@ import grpc
 import pytest
 from PIL import Image
 
+from nst_core.memory import resident_bytes
 from protos.nst.v1 import style_pb2, style_pb2_grpc
 from server.client import ClientError, Progress, Result, Started, StyleClient
 from tests.helpers import content_image, encoded, png_bytes, running_server, style_image, wait_for
@@ -31,8 +32,6 @@ def test_tiled_progress_and_cancel_within_one_tile_then_the_server_keeps_serving
 
 
 def test_a_job_that_cannot_fit_the_budget_fails_at_once_naming_it(engine):
-    from nst_core.memory import resident_bytes
-
     budget_mb = resident_bytes(engine.torch_device) // 2**20 + 1  # hardly more than the model itself holds
     with running_server(engine, memory_budget_mb=budget_mb) as handle:
         with StyleClient(handle.address, timeout=60) as client:
