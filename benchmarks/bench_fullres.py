@@ -2,7 +2,7 @@
 peak RSS and ETA accuracy, and the brush texture `full` adds at 100 % zoom. README "Performance".
 
     python benchmarks/bench_fullres.py calibrate
-    python benchmarks/bench_fullres.py tile-cost PHOTO [--size 1024x640] [--repeats 3]
+    python benchmarks/bench_fullres.py tile-cost PHOTO [--size 1024x640] [--repeats 3] [--optimizer adam]
     python benchmarks/bench_fullres.py run PHOTO [--size 2048x1536] [--memory-budget-mb N] [--out DIR]
     python benchmarks/bench_fullres.py texture PHOTO FULL_RESULT [--out DIR] [--crop docs/images/fullres-crop.jpg]
 
@@ -85,38 +85,44 @@ def calibrate(args) -> None:
 
 # -- tile-cost: per-step time of the same scale untiled and tiled ---------------------------------------------
 
-def step_times(e: Engine, content, style, tile_size: int, steps: int) -> tuple[list[float], list[float], str]:
+def step_times(e: Engine, content, style, options: StyleOptions) -> tuple[list[float], list[float], str, float]:
+    """Wall and CPU seconds of each step but the first, the plan, and the loss at the last step."""
     wall, cpu, marks = [], [], []
 
     def on(p):
         if p.tile == p.tiles:
             marks.append((time.perf_counter(), time.process_time()))
 
-    options = StyleOptions(max_size=max(content.size), steps=steps, multiscale=False, tile_size=tile_size)
     result = e.stylize(content, [style], options, progress=on)
     for (w0, c0), (w1, c1) in zip(marks, marks[1:]):  # from step 2 on: the first also pays for the targets
         wall.append(w1 - w0)
         cpu.append(c1 - c0)
-    return wall, cpu, result.plan.describe()
+    return wall, cpu, result.plan.describe(), result.losses["total"]
 
 
 def tile_cost(args) -> None:
     e, content, style = engine(), load(args.photo, args.size), Image.open(args.style).convert("RGB")
     w, h = content.size
-    configs = {"untiled": 0, "1×2 tiles": (w + 1) // 2 + 16, "2×2 tiles": max((w + 1) // 2, (h + 1) // 2) + 16}
+    configs = {"untiled": 0, "1×2 tiles": max((w + 1) // 2, h) + 16,
+               "2×2 tiles": max((w + 1) // 2, (h + 1) // 2) + 16}
     walls: dict[str, list[float]] = {k: [] for k in configs}
     cpus: dict[str, list[float]] = {k: [] for k in configs}
+    losses: dict[str, float] = {}
     for repeat in range(args.repeats):  # interleaved, so drifting load hits every configuration alike
         for name, tile in configs.items():
-            wall, cpu, plan = step_times(e, content, style, tile, args.steps)
+            options = StyleOptions(max_size=max(content.size), steps=args.steps, multiscale=False, tile_size=tile,
+                                   optimizer=args.optimizer)
+            wall, cpu, plan, losses[name] = step_times(e, content, style, options)
             walls[name] += wall
             cpus[name] += cpu
-            print(f"repeat {repeat + 1} {name}: {plan}; wall {statistics.median(wall):.2f} s/step", flush=True)
+            print(f"repeat {repeat + 1} {name}: {plan}; wall {statistics.median(wall):.2f} s/step, "
+                  f"loss after {args.steps} steps {losses[name]:.4g}", flush=True)
     base_wall, base_cpu = statistics.median(walls["untiled"]), statistics.median(cpus["untiled"])
     for name in configs:
         mw, mc = statistics.median(walls[name]), statistics.median(cpus[name])
         print(f"{name:10s} median of {len(walls[name])} steps: wall {mw:.2f} s ({mw / base_wall:.2f}×), "
-              f"CPU {mc:.2f} s ({mc / base_cpu:.2f}×)")
+              f"CPU {mc:.2f} s ({mc / base_cpu:.2f}×); loss after {args.steps} steps "
+              f"{losses[name] / losses['untiled']:.3f}× the untiled")
 
 
 # -- run: one job, wall time, peak RSS, ETA accuracy --------------------------------------------------------
@@ -210,6 +216,7 @@ def main() -> None:
     p.add_argument("--size", default="1024x640")
     p.add_argument("--steps", type=int, default=4)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs")
     p = sub.add_parser("run")
     p.add_argument("photo")
     p.add_argument("--size", help="resize the photo to WxH first (default: its own size)")

@@ -1,13 +1,14 @@
 """Loss terms of Gatys et al. Normalizations (stated so the preset weights mean something):
 
 * content: mean squared error over all feature elements, ``mean((F - P)^2)``.
-* Gram matrix: ``G = F Fᵀ / (C·H·W)`` for features F of shape (C, H·W), so G does not grow with size.
+* Gram matrix: ``G = F Fᵀ / (C·H·W)`` for features F of shape (C, H·W), so G does not grow with size;
+  at least float32, whatever the features' precision.
 * style: ``Σ_l w_l · mean((G_l - A_l)^2)`` over the C² entries of each layer's Gram matrix.
 * total variation: mean squared difference of neighbouring pixels (0..255 scale), both directions.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Mapping, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -17,35 +18,66 @@ def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(features, target)
 
 
+#: Rows and columns ``(r0, r1, c0, c1)`` of a region of a feature map.
+Box = tuple[int, int, int, int]
+
+
 class _Gram(torch.autograd.Function):
-    """``G = F Fᵀ / (C·H·W)`` with a one-product backward.
+    """``G = F Fᵀ / (C·H·W)`` of the features in a box, with a one-product backward.
 
     Autograd's generic backward for ``bmm(F, Fᵀ)`` does two products plus a transpose and an add;
     since ``dL/dF = (dG + dGᵀ) F / (C·H·W)``, one product suffices. At 512² the Gram matrices of
-    relu1_1…relu5_1 cost about as much as several convolutions, so this matters on CPU.
+    relu1_1…relu5_1 cost about as much as several convolutions, so this matters on CPU. For a box inside
+    the map (a tile's inner region, nst_core.tiling) the backward writes into one zeroed full-size gradient
+    (slicing before the Gram would let autograd zero and copy one for each sliced dimension), and the box
+    is flattened in the map's own layout: channels_last copies whole rows, not a transpose.
     """
 
     @staticmethod
-    def forward(ctx, features: torch.Tensor) -> torch.Tensor:
-        n, c, h, w = features.shape
-        flat = features.reshape(n, c, h * w)  # a view for both NCHW and channels_last layouts
+    def forward(ctx, features: torch.Tensor, box: Box) -> torch.Tensor:
         ctx.save_for_backward(features)
-        return torch.bmm(flat, flat.transpose(1, 2)) / (c * h * w)
+        ctx.box = box
+        flat, count = _flat(features, box)
+        if _channels_last(features):  # (n, pixels, c)
+            return torch.bmm(flat.transpose(1, 2), flat) / count
+        return torch.bmm(flat, flat.transpose(1, 2)) / count  # (n, c, pixels)
 
     @staticmethod
-    def backward(ctx, grad_gram: torch.Tensor) -> torch.Tensor:
+    def backward(ctx, grad_gram: torch.Tensor):
         (features,) = ctx.saved_tensors
-        n, c, h, w = features.shape
-        flat = features.reshape(n, c, h * w)
-        sym = (grad_gram + grad_gram.transpose(1, 2)) / (c * h * w)
-        grad = torch.bmm(sym, flat).reshape(n, c, h, w)
-        if features.is_contiguous(memory_format=torch.channels_last):
-            grad = grad.contiguous(memory_format=torch.channels_last)
-        return grad
+        r0, r1, c0, c1 = ctx.box
+        n, c, h, w = features[:, :, r0:r1, c0:c1].shape
+        flat, count = _flat(features, ctx.box)
+        sym = (grad_gram + grad_gram.transpose(1, 2)) / count
+        if _channels_last(features):
+            inner = torch.bmm(flat, sym).reshape(n, h, w, c).permute(0, 3, 1, 2)  # channels_last strides
+        else:
+            inner = torch.bmm(sym, flat).reshape(n, c, h, w)
+        inner = inner.to(features.dtype)
+        if (h, w) == features.shape[2:]:
+            return inner, None
+        grad = torch.zeros_like(features)  # in features' own layout
+        grad[:, :, r0:r1, c0:c1] = inner
+        return grad, None
 
 
-def gram_matrix(features: torch.Tensor) -> torch.Tensor:
-    return _Gram.apply(features)
+def _channels_last(features: torch.Tensor) -> bool:
+    return features.shape[1] > 1 and features.is_contiguous(memory_format=torch.channels_last)
+
+
+def _flat(features: torch.Tensor, box: Box) -> tuple[torch.Tensor, int]:
+    """The box's features, at least float32, as (n, pixels, c) for channels_last maps, else (n, c, pixels);
+    and C·H·W."""
+    r0, r1, c0, c1 = box
+    part = features[:, :, r0:r1, c0:c1]
+    n, c, h, w = part.shape
+    flat = part.permute(0, 2, 3, 1).reshape(n, h * w, c) if _channels_last(features) else part.reshape(n, c, h * w)
+    return (flat.float() if flat.element_size() < 4 else flat), c * h * w
+
+
+def gram_matrix(features: torch.Tensor, box: Optional[Box] = None) -> torch.Tensor:
+    """The Gram matrix of ``features`` (N, C, H, W), or of the region ``box`` of them."""
+    return _Gram.apply(features, box or (0, features.shape[2], 0, features.shape[3]))
 
 
 def style_loss(features: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor],

@@ -25,6 +25,17 @@ def test_gram_matrix_gradient_matches_autograd_reference_in_both_layouts():
     assert torch.autograd.gradcheck(gram_matrix, (f_cl,))
 
 
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_the_gram_matrix_of_a_box_is_that_of_the_slice_with_its_gradient_in_place(layout):
+    f = torch.randn(1, 5, 6, 7, dtype=torch.double).contiguous(memory_format=layout).requires_grad_(True)
+    box = (1, 5, 2, 6)
+    assert torch.allclose(gram_matrix(f, box), gram_matrix(f[:, :, 1:5, 2:6].contiguous()))
+    assert torch.autograd.gradcheck(lambda x: gram_matrix(x, box), (f,))
+    gram_matrix(f, box).sum().backward()
+    assert f.grad[:, :, :1].abs().max() == 0 and f.grad[:, :, :, 6:].abs().max() == 0  # outside: no gradient
+    assert f.grad.is_contiguous(memory_format=layout)
+
+
 def test_style_loss_weights_layers():
     a = torch.tensor([[[[1.0, 2.0]], [[3.0, 4.0]]]])
     feats = {"relu1_1": a, "relu2_1": a * 2}
