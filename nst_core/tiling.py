@@ -25,7 +25,7 @@ The loss terms, and why tiling them needs two passes:
 
   Pass 1 costs about 40 % of a step on the CPU. Skipping it with Grams predicted from earlier steps was
   measured and rejected: the prediction misses by 10–70 % of ``G − A`` at Adam's step sizes, and the
-  results came out 10 % (lr 2) to 70 % (lr 5) higher in loss (README "Tiled optimization").
+  results came out 10 % (lr 2) to 74 % (lr 5) higher in loss (README "Tiled optimization").
 
 Exactness: an inner region's activations are exact when the halo covers the deepest layer's context
 (:func:`nst_core.layers.context`, 70 px for relu5_1); then the tiled loss and gradient equal the untiled
@@ -153,14 +153,10 @@ def accumulate_grams(net: Net, image: torch.Tensor, layers: Sequence[str], tiles
     """Gram matrices ``F Fᵀ / N`` of the whole image, summed over the tiles' inner regions (exact when the
     tiles' halo is :func:`exact_halo`)."""
     sums = _GramSums(layers)
-    with torch.no_grad():
-        for i, tile in enumerate(tiles, start=1):
-            feats = net(tile.window(image), layers)
-            for layer in layers:
-                sums.add(layer, *tile.inner_gram(feats[layer], downsample(layer)))
-            del feats
-            if on_tile is not None:
-                on_tile(i, len(tiles), tile, False)
+    for i, tile in enumerate(tiles, start=1):
+        sums.add_tile(net, image, tile)
+        if on_tile is not None:
+            on_tile(i, len(tiles), tile, False)
     return {layer: sums.gram(layer) for layer in layers}
 
 
@@ -230,11 +226,7 @@ class TiledObjective:
         # Pass 1: the global Gram matrices. The last tile keeps its graph for pass 2.
         sums = _GramSums(self.style_layers)
         for tile in tiles[:-1]:
-            with torch.no_grad():
-                feats = self.net(tile.window(image), self.style_layers)
-                for layer in self.style_layers:
-                    sums.add(layer, *tile.inner_gram(feats[layer], downsample(layer)))
-            del feats
+            sums.add_tile(self.net, image, tile)
             tick(tile, False)
         graph = self._forward(image, tiles[-1], single=len(tiles) == 1, sums=sums)
         directions = self._directions(sums)
@@ -311,6 +303,13 @@ class _GramSums:
         term = gram * n
         self.sums[layer] = term if self.sums[layer] is None else self.sums[layer] + term
         self.counts[layer] += n
+
+    def add_tile(self, net: Net, image: torch.Tensor, tile: Tile) -> None:
+        """Adds a tile's inner Grams, from a forward pass without gradients."""
+        with torch.no_grad():
+            feats = net(tile.window(image), list(self.sums))
+            for layer in self.sums:
+                self.add(layer, *tile.inner_gram(feats[layer], downsample(layer)))
 
     def gram(self, layer: str) -> torch.Tensor:
         return self.sums[layer] / self.counts[layer]
