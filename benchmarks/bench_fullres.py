@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -26,6 +27,7 @@ from PIL import Image, ImageDraw, ImageOps
 
 from nst_core import Engine, StyleOptions
 from nst_core.images import to_tensor
+from nst_core.lean import kept_bytes_per_pixel
 from nst_core.losses import gram_matrix, style_loss
 from nst_core.options import resolve
 
@@ -66,17 +68,21 @@ def engine() -> Engine:
 
 def probe(kind: str, size: int) -> None:
     e = engine()
-    step, forward = e._probes("float32")
+    probes = dict(zip(("step", "forward", "keep"), e._probes("float32")))
     import gc
     gc.collect()
     base = status("VmRSS")
     reset_peak()
-    (step if kind == "step" else forward)(size)
-    print(json.dumps({"bytes_per_pixel": (status("VmHWM") - base) / size ** 2}))
+    probes[kind](size)
+    growth, pixels = status("VmHWM") - base, size ** 2
+    if kind == "keep":  # two kept size × (size + 32) windows: what one tile's pass needs beyond both records
+        pixels = size * (size + 32)
+        growth -= 2 * pixels * kept_bytes_per_pixel(resolve(StyleOptions(), 1).style_layers + ("relu4_2",))
+    print(json.dumps({"bytes_per_pixel": growth / pixels}))
 
 
 def calibrate(args) -> None:
-    for kind in ("step", "forward"):
+    for kind in ("step", "forward", "keep"):
         for size in args.sizes:
             run = subprocess.run([sys.executable, __file__, "_probe", kind, str(size)], capture_output=True, text=True)
             figure = json.loads(run.stdout.strip().splitlines()[-1])["bytes_per_pixel"]
@@ -103,13 +109,16 @@ def step_times(e: Engine, content, style, options: StyleOptions) -> tuple[list[f
 def tile_cost(args) -> None:
     e, content, style = engine(), load(args.photo, args.size), Image.open(args.style).convert("RGB")
     w, h = content.size
-    configs = {"untiled": 0, "1×2 tiles": max((w + 1) // 2, h) + 16,
-               "2×2 tiles": max((w + 1) // 2, (h + 1) // 2) + 16}
+    two, four = max((w + 1) // 2, h) + 16, max((w + 1) // 2, (h + 1) // 2) + 16
+    configs = {"untiled": (0, True), "1×2 tiles": (two, True), "2×2 tiles": (four, True),
+               "2×2 recomputed": (four, False)}  # as without room for kept records (nst_core.lean)
     walls: dict[str, list[float]] = {k: [] for k in configs}
     cpus: dict[str, list[float]] = {k: [] for k in configs}
     losses: dict[str, float] = {}
+    model = e.memory_model("float32")
     for repeat in range(args.repeats):  # interleaved, so drifting load hits every configuration alike
-        for name, tile in configs.items():
+        for name, (tile, keep) in configs.items():
+            e._memory_models["float32"] = model if keep else replace(model, keep_pass=0.0)
             options = StyleOptions(max_size=max(content.size), steps=args.steps, multiscale=False, tile_size=tile,
                                    optimizer=args.optimizer)
             wall, cpu, plan, losses[name] = step_times(e, content, style, options)

@@ -12,12 +12,12 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from . import images, memory, precision as precision_mod, tiling
+from . import images, lean, memory, precision as precision_mod, tiling
 from .cache import TargetCache
 from .errors import Cancelled, DeviceOutOfMemory, InvalidInput, is_out_of_memory, quote
 from .memory import MemoryModel
 from .options import ResolvedOptions, StyleOptions, resolve
-from .plan import FORWARD_COST, Grid, JobPlan, ScalePlan, plan_job
+from .plan import FORWARD_COST, KEEP_COST, KEEP_FORWARD, Grid, JobPlan, ScalePlan, plan_job
 from .preprocess import Preprocessing
 from .progress import CancelToken, EtaTracker, Progress, ProgressCallback
 from .vgg import VGGFeatures
@@ -83,15 +83,20 @@ class Engine:
         self._lock = threading.Lock()
 
     # -- network access --------------------------------------------------------------------------
-    def network(self, pooling: str = "max", precision: str = "float32") -> tiling.Net:
-        """``net(rgb255, layer_names) -> activations`` (float32), converted to the network's input space."""
+    def network(self, pooling: str = "max", precision: str = "float32", keep: bool = False) -> tiling.Net:
+        """``net(rgb255, layer_names) -> activations`` (float32), converted to the network's input space.
+        ``keep``: with a compact backward record instead of autograd's (nst_core.lean; not under bf16)."""
         if pooling == "avg":
             self.model.avg_scales()  # measured once, in float32, outside any autocast
+        if keep and precision == "bf16":
+            raise ValueError("the compact backward record is float32/tf32 only")
 
         def net(rgb255: torch.Tensor, names) -> dict[str, torch.Tensor]:
             x = self.preprocessing.to_network(rgb255)
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
+            if keep:
+                return lean.trunk(self.model, x, names, pooling)
             with precision_mod.autocast(precision, self.torch_device):
                 out = self.model(x, names, pooling)
             return {name: value.float() for name, value in out.items()}
@@ -119,7 +124,9 @@ class Engine:
     def memory_model(self, precision: str = "float32") -> MemoryModel:
         """Bytes per pixel of a tile's step and forward pass (measured once per precision on CUDA)."""
         if precision not in self._memory_models:
-            self._memory_models[precision] = memory.measure(*self._probes(precision), self.torch_device)
+            model = memory.measure(*self._probes(precision)[:2], self.torch_device)
+            # Kept tiles (nst_core.lean) replay the network in float32: not for bf16 jobs.
+            self._memory_models[precision] = replace(model, keep_pass=0.0) if precision == "bf16" else model
         return self._memory_models[precision]
 
     def _probes(self, precision: str):
@@ -142,7 +149,16 @@ class Engine:
         def forward(size: int) -> None:
             tiling.accumulate_grams(net, image(size), layers, tiling.grid(size, size, 1, 1, halo=0, align=16))
 
-        return step, forward
+        def kept_step(size: int) -> None:  # a size × 2·size image in two kept tiles (CPU calibration)
+            keep_net = self.network("max", precision, keep=True)
+            x, tiles = image(size).repeat(1, 1, 1, 2), tiling.grid(size, 2 * size, 1, 2, halo=32, align=16)
+            targets = tiling.accumulate_grams(net, image(64), layers, tiling.grid(64, 64, 1, 1, halo=0, align=16))
+            content = tiling.assemble_features(net, x, opts.content_layers, tiling.grid(size, 2 * size, 1, 1, halo=0,
+                                                                                        align=16))
+            weights = tiling.Weights(1.0, 1.0, 1.0, dict(zip(layers, opts.style_layer_weights)))
+            tiling.TiledObjective(net, content, targets, weights, keep_net)(x, tiles)
+
+        return step, forward, kept_step
 
     def plan(self, content_size: tuple[int, int], style_sizes: Sequence[tuple[int, int]],
              options: StyleOptions = StyleOptions(), *, memory_budget_mb: Optional[int] = None) -> JobPlan:
@@ -264,6 +280,7 @@ class _Job:
         self.device = engine.torch_device
         self.precision = precision_mod.effective(opts.precision, self.device)
         self.net = engine.network(opts.pooling, self.precision)
+        self.keep_net = engine.network(opts.pooling, self.precision, keep=True) if self.precision != "bf16" else None
         self.start = time.perf_counter()
         self.eta = EtaTracker(plan.total_work)
         self.overall_step = 0
@@ -399,7 +416,7 @@ class _Scale:
         del content, previous
         objective = tiling.TiledObjective(job.net, content_targets, style_targets, tiling.Weights(
             opts.content_weight, opts.style_weight * opts.style_strength, opts.tv_weight,
-            dict(zip(opts.style_layers, opts.style_layer_weights))))
+            dict(zip(opts.style_layers, opts.style_layer_weights))), job.keep_net if self.plan.grid.keep else None)
         return self._optimize(objective, init)
 
     def _initial(self, content: torch.Tensor, previous: Optional[torch.Tensor]) -> torch.Tensor:
@@ -427,7 +444,11 @@ class _Scale:
         step = 0
 
         def on_tile(done: int, passes: int, tile: tiling.Tile, backward: bool) -> None:
-            job.eta.done((1.0 if backward else FORWARD_COST) * tile.window_pixels)
+            if plan.grid.keep:
+                share = KEEP_COST - KEEP_FORWARD if backward else KEEP_FORWARD
+            else:
+                share = 1.0 if backward else FORWARD_COST
+            job.eta.done(share * tile.window_pixels)
             if done < passes:
                 job.report(self.stage, plan, step, done, passes, None)
             job.check_cancel()  # a cancel, also one from this report's callback, stops before the next tile

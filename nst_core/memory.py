@@ -34,10 +34,13 @@ class MemoryModel:
 
     step: float  # one tile's forward+backward of the objective, per window pixel (activations, gradients)
     forward: float  # one tile's forward without gradients, per window pixel (targets, Gram pass)
+    # A kept tile's forward or backward (nst_core.lean), per window pixel, beyond the records kept:
+    # 0 = this precision cannot keep records (bf16).
+    keep_pass: float = 0.0
 
 
 #: Measured on the CPU (x86-64, oneDNN, channels-last), float32, rounded up: see the module docstring.
-CPU_MODEL = MemoryModel(step=2500.0, forward=800.0)
+CPU_MODEL = MemoryModel(step=2500.0, forward=800.0, keep_pass=1200.0)
 
 
 def measure(run_step: Callable[[int], None], run_forward: Callable[[int], None], device: torch.device,
@@ -54,7 +57,8 @@ def measure(run_step: Callable[[int], None], run_forward: Callable[[int], None],
         run(size)
         torch.cuda.synchronize(device)
         peaks.append((torch.cuda.max_memory_allocated(device) - base) / size ** 2 * MEASURED_MARGIN)
-    return MemoryModel(step=peaks[0], forward=peaks[1])
+    # A kept tile's pass holds less than an autograd step; the step's figure bounds it without a third probe.
+    return MemoryModel(step=peaks[0], forward=peaks[1], keep_pass=peaks[0])
 
 
 def _meminfo() -> dict[str, int]:

@@ -9,11 +9,12 @@ tile does not fit, planning fails with an ``InvalidInput`` before anything runs.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional, Sequence
 
 from .errors import InvalidInput
 from .layers import channels, downsample, min_input_side
+from .lean import kept_bytes_per_pixel
 from .memory import MIB, SAFETY, MemoryModel
 from .options import MIN_TILE_SIZE, ResolvedOptions
 from .schedule import scales as schedule_scales
@@ -23,6 +24,10 @@ from .tiling import exact_halo, max_piece
 DEFAULT_HALO = 32  # px of context around a tile: gradient within 1e-4 of the exact one (README "Engine")
 JITTER_SHARE = 8  # tile cuts move by up to 1/8 of a tile between steps
 FORWARD_COST = 0.4  # a forward without gradients costs this share of a forward+backward (measured, CPU)
+# Kept tiles (nst_core.lean): a tile's forward that keeps its compact record costs this share of an autograd
+# forward+backward, and its backward the rest of KEEP_COST (measured, CPU; README "Tiled optimization").
+KEEP_FORWARD = 0.5
+KEEP_COST = 1.05
 MAX_HISTORY = 50  # L-BFGS history when memory allows (it never holds more entries than the scale's steps)
 MIN_HISTORY = 3
 OPTIMIZER_SHARE = 0.35  # of the memory left after the image-sized state, when tiling
@@ -43,6 +48,7 @@ class Grid:
     halo: int = 0
     jitter: int = 0
     window_pixels: int = 0  # the largest window (memory planning)
+    keep: bool = False  # every tile runs forward once per step, keeping a compact record (nst_core.lean)
 
     @property
     def tiles(self) -> int:
@@ -69,8 +75,8 @@ class ScalePlan:
         return self.grid.tiles > 1
 
     def tile_passes(self) -> int:
-        """Tile visits per step: two per tile, less the merged last one (nst_core.tiling)."""
-        return 2 * self.grid.tiles - 1
+        """Tile visits per step: two per tile, less the merged last one unless kept (nst_core.tiling)."""
+        return 2 * self.grid.tiles - (0 if self.grid.keep else 1)
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,7 @@ class JobPlan:
         parts = []
         for s in self.scales:
             tiles = f", {s.grid.rows}×{s.grid.cols} tiles" if s.tiled else ""
+            tiles += (" (kept)" if s.tiled else ", kept") if s.grid.keep else ""
             opt = f"L-BFGS/{s.history}" if s.optimizer == "lbfgs" else "Adam"
             parts.append(f"{s.size[0]}×{s.size[1]} {s.steps} steps {opt}{tiles}")
         return (f"{'; '.join(parts)}; expected peak {self.peak_bytes / MIB:.0f} MiB of "
@@ -187,10 +194,26 @@ def _plan_scale(size, steps: int, style_sizes, opts: ResolvedOptions, align: int
     target_work *= steps > 0  # a scale with no steps is skipped, targets and all
     grid, optimizer, history, learning_rate, optimizer_bytes = _plan_steps(size, steps, opts, align, room, model,
                                                                            state)
-    step_peak = state + optimizer_bytes + grid.window_pixels * model.step
-    step_work = _expected_window_pixels(size, grid) * (1 + FORWARD_COST * (grid.tiles - 1) / grid.tiles)
+    step_peak = state + optimizer_bytes + _steps_bytes(size, grid, model, opts)
+    step_work = _step_work(size, grid)
     return ScalePlan(size, steps, grid, optimizer, history, learning_rate, style_sizes, tuple(style_grids),
                      content_grid, int(max(step_peak, target_peak)), step_work, target_work)
+
+
+def _steps_bytes(size: tuple[int, int], grid: Grid, model: MemoryModel, opts: ResolvedOptions) -> float:
+    """Peak of a step's tiles: one tile's forward+backward, or every kept record and one tile's pass."""
+    if not grid.keep:
+        return grid.window_pixels * model.step
+    kept = kept_bytes_per_pixel(sorted(set(opts.content_layers) | set(opts.style_layers)))
+    # Wherever the cuts move, each inner cut adds at most a halo on either side of it to the windows' pixels.
+    windows = (size[0] + 2 * grid.halo * (grid.cols - 1)) * (size[1] + 2 * grid.halo * (grid.rows - 1))
+    return windows * kept + grid.window_pixels * model.keep_pass
+
+
+def _step_work(size: tuple[int, int], grid: Grid) -> float:
+    if grid.keep:
+        return _expected_window_pixels(size, grid) * KEEP_COST
+    return _expected_window_pixels(size, grid) * (1 + FORWARD_COST * (grid.tiles - 1) / grid.tiles)
 
 
 def _plan_targets(size, style_sizes, opts: ResolvedOptions, align: int, room: _Room, model: MemoryModel,
@@ -243,10 +266,18 @@ def _plan_steps(size, steps: int, opts: ResolvedOptions, align: int, room: _Room
     space = room.avail - state - optimizer_bytes
     candidates = [opts.tile_size] if opts.tile_size else range(_align_down(max(size), align), MIN_TILE_SIZE - 1,
                                                               -align)
-    for tile in candidates:
-        grid = _grid(size, tile, DEFAULT_HALO, align)
-        if grid.window_pixels * model.step <= space:
-            return grid, optimizer, history, learning_rate, optimizer_bytes
+    # The largest tiles that fit each way of running them (kept records where this precision has them);
+    # then the way with the least work per step.
+    found: list[Grid] = []
+    for keep in (False, True)[:1 + bool(model.keep_pass)]:
+        for tile in candidates:
+            grid = replace(_grid(size, tile, DEFAULT_HALO, align), keep=keep)
+            if _steps_bytes(size, grid, model, opts) <= space:
+                found.append(grid)
+                break
+    if found:
+        return min(found, key=lambda g: _step_work(size, g)), optimizer, history, learning_rate, optimizer_bytes
+    grid = _grid(size, candidates[-1], DEFAULT_HALO, align)
     raise room.refuse(size, state + optimizer_bytes + grid.window_pixels * model.step,
                       f"{'Adam' if optimizer == 'adam' else 'L-BFGS'} and its smallest tiles")
 

@@ -23,9 +23,13 @@ The loss terms, and why tiling them needs two passes:
   The last tile of pass 1 keeps its graph and is back-propagated as soon as ``D`` is known, so a step
   runs n forwards with gradients and n − 1 without. With one tile this is the ordinary loss and gradient.
 
-  Pass 1 costs about 40 % of a step on the CPU. Skipping it with Grams predicted from earlier steps was
-  measured and rejected: the prediction misses by 10–70 % of ``G − A`` at Adam's step sizes, and the
-  results came out 10 % (lr 2) to 74 % (lr 5) higher in loss (README "Tiled optimization").
+  *Kept tiles* (``keep_net``, when the plan finds room for them): pass 1 runs every tile forward with the
+  compact backward record of :mod:`nst_core.lean` (≈ 0.8 KB per window pixel, where autograd's step peaks
+  at 2.5 KB) and keeps all of them; pass 2 is then backward only. Pass 1 without a record costs about 40 %
+  of a step on the CPU; keeping records makes a tiled step cost its windows' pixels and little more.
+  Skipping pass 1 with Grams predicted from earlier steps was measured and rejected: the prediction misses
+  by 10–70 % of ``G − A`` at Adam's step sizes, and the results came out 10 % (lr 2) to 74 % (lr 5) higher
+  in loss (README "Tiled optimization").
 
 Exactness: an inner region's activations are exact when the halo covers the deepest layer's context
 (:func:`nst_core.layers.context`, 70 px for relu5_1); then the tiled loss and gradient equal the untiled
@@ -202,8 +206,9 @@ class TiledObjective:
     """Loss and gradient of α·content + β·style + tv·TV for a whole image, tile by tile (see module doc)."""
 
     def __init__(self, net: Net, content_targets: Mapping[str, torch.Tensor],
-                 style_targets: Mapping[str, torch.Tensor], weights: Weights):
+                 style_targets: Mapping[str, torch.Tensor], weights: Weights, keep_net: Optional[Net] = None):
         self.net = net
+        self.keep_net = keep_net  # the same network with a compact backward record (nst_core.lean), or None
         self.content_targets = content_targets
         self.style_targets = style_targets
         self.w = weights
@@ -214,7 +219,8 @@ class TiledObjective:
                  on_tile: Optional[TileCallback] = None) -> tuple[dict[str, float], torch.Tensor]:
         """``(weighted loss terms, gradient w.r.t. image)``; ``image`` itself is not modified."""
         height, width = image.shape[2:]
-        passes = 2 * len(tiles) - 1
+        keep = self.keep_net is not None
+        passes = 2 * len(tiles) - (0 if keep else 1)
         done = 0
 
         def tick(tile: Tile, backward: bool) -> None:
@@ -223,18 +229,28 @@ class TiledObjective:
             if on_tile is not None:
                 on_tile(done, passes, tile, backward)
 
-        # Pass 1: the global Gram matrices. The last tile keeps its graph for pass 2.
+        # Pass 1: the global Gram matrices. Graphs kept for pass 2: every tile's compact one (keep), or the
+        # last tile's.
         sums = _GramSums(self.style_layers)
-        for tile in tiles[:-1]:
-            sums.add_tile(self.net, image, tile)
-            tick(tile, False)
-        graph = self._forward(image, tiles[-1], single=len(tiles) == 1, sums=sums)
+        graphs = []
+        if keep:
+            for tile in tiles:
+                graphs.append((tile, self._forward(image, tile, single=False, sums=sums, net=self.keep_net)))
+                tick(tile, False)
+        else:
+            for tile in tiles[:-1]:
+                sums.add_tile(self.net, image, tile)
+                tick(tile, False)
+            graphs.append((tiles[-1], self._forward(image, tiles[-1], single=len(tiles) == 1, sums=sums)))
+            graphs += [(tile, None) for tile in tiles[:-1]]
         directions = self._directions(sums)
 
-        # Pass 2: back-propagate each tile's share, the last tile first (its graph is still there).
+        # Pass 2: back-propagate each tile's share, those with a graph first.
         grad = None if len(tiles) == 1 else torch.zeros_like(image)
         content_value = tv_value = 0.0
-        for tile in [tiles[-1], *tiles[:-1]]:
+        graphs.reverse()  # popped from the end: each graph is freed once its tile is done
+        while graphs:
+            tile, graph = graphs.pop()
             if graph is None:
                 graph = self._forward(image, tile, single=False, sums=None)
             window, feats, grams = graph
@@ -250,7 +266,6 @@ class TiledObjective:
             else:
                 tile.window(grad).add_(window.grad)
             del feats, grams, share, window, graph
-            graph = None
             tick(tile, True)
         style_value = 0.0
         for layer, layer_weight in self.w.style_layers.items():
@@ -260,11 +275,12 @@ class TiledObjective:
         terms["total"] = terms["content"] + terms["style"] + terms["tv"]
         return terms, grad
 
-    def _forward(self, image: torch.Tensor, tile: Tile, single: bool, sums: Optional["_GramSums"]):
+    def _forward(self, image: torch.Tensor, tile: Tile, single: bool, sums: Optional["_GramSums"],
+                 net: Optional[Net] = None):
         """``(leaf window, activations, {layer: (inner Gram, count)})`` with a graph; adds into ``sums``."""
         view = image.detach() if single else tile.window(image.detach())
         window = view.requires_grad_(True)
-        feats = self.net(window, self.layers)
+        feats = (net or self.net)(window, self.layers)
         grams = {}
         for layer in self.style_layers:
             grams[layer] = gram, n = tile.inner_gram(feats[layer], downsample(layer))

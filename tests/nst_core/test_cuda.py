@@ -116,3 +116,20 @@ def test_the_server_answers_out_of_device_memory_with_resource_exhausted_and_run
             assert any(isinstance(e, Result) for e in events) and settle() == idle
     finally:
         torch.cuda.set_per_process_memory_fraction(1.0)
+
+
+def test_kept_tiles_give_autograds_gradient_on_cuda(cuda_engine):
+    """The compact backward record (nst_core.lean) replays cuDNN's convolutions: same gradient as autograd."""
+    from nst_core import lean
+    model = cuda_engine.model
+    x = (torch.rand(1, 3, 96, 128, device="cuda") * 255 - 120).contiguous(memory_format=torch.channels_last)
+    names = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1"]
+    grads = []
+    for network in (lambda v: model(v, names), lambda v: lean.trunk(model, v, names)):
+        v = x.clone().requires_grad_(True)
+        sum(o.square().mean() for o in network(v).values()).backward()
+        grads.append(v.grad)
+    assert float((grads[1] - grads[0]).norm() / grads[0].norm()) <= 1e-5
+    result = cuda_engine.stylize(content_image((160, 128)), [style_image(1, (96, 96))],
+                                 StyleOptions(max_size=160, steps=2, multiscale=False, tile_size=64, precision="float32"))
+    assert result.plan.scales[-1].grid.keep and result.image.size == (160, 128)

@@ -1,4 +1,6 @@
 """Job plans: the native-resolution schedule, the memory budget, and failing early when a job cannot fit."""
+from dataclasses import replace
+
 import pytest
 
 from nst_core import CancelToken, InvalidInput, StyleOptions
@@ -86,3 +88,23 @@ def test_the_engine_plans_without_running(engine):
     assert job.budget_bytes == 4000 * MIB and job.peak_bytes <= 4000 * MIB
     assert job.resident_bytes > 100 * MIB  # the process's resident memory, the model included
     assert "2048×1536" in job.describe() and "tiles" in job.describe()
+
+
+def test_tiles_keep_their_records_when_all_of_them_fit():
+    """Between "one tile's autograd step fits" and "every tile's compact record fits", tiles run forward once
+    per step (nst_core.lean); below that they run forward twice; and never where the model cannot keep."""
+    def last(budget_mb, model=CPU_MODEL):
+        opts = resolve(StyleOptions(max_size=2048, multiscale=False), 1)
+        return plan_job((2048, 1536), [(1024, 640)], opts, budget=budget_mb * MIB, resident=RESIDENT,
+                        model=model).scales[-1]
+
+    roomy, tight = last(9000), last(3000)
+    assert roomy.grid.keep and not tight.grid.keep and tight.tiled
+    assert roomy.tile_passes() == 2 * roomy.grid.tiles and tight.tile_passes() == 2 * tight.grid.tiles - 1
+    assert roomy.step_work < tight.step_work  # fewer passes, and larger tiles
+    for scale, budget_mb in ((roomy, 9000), (tight, 3000)):
+        assert RESIDENT + scale.peak_bytes <= budget_mb * MIB * SAFETY
+    no_keep = last(9000, replace(CPU_MODEL, keep_pass=0.0))  # bf16 jobs
+    assert not no_keep.grid.keep and no_keep.tiled
+    assert "kept" in plan_job((2048, 1536), [(1024, 640)], resolve(StyleOptions(max_size=2048, multiscale=False), 1),
+                              budget=9000 * MIB, resident=RESIDENT, model=CPU_MODEL).describe()

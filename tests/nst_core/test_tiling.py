@@ -28,6 +28,18 @@ def net(engine):
 
 
 @pytest.fixture(scope="module")
+def keep_net(engine):
+    """The same network keeping the compact backward record of nst_core.lean (kept tiles)."""
+    network, device = engine.network(keep=True), engine.torch_device
+
+    def on_cpu(image, names):
+        return {name: value.cpu() for name, value in network(image.to(device), names).items()}
+
+    with backend_flags("float32", device):
+        yield on_cpu
+
+
+@pytest.fixture(scope="module")
 def problem(net, cat, starry):
     """A photo-sized problem: content targets, style targets and a noisy image to take the gradient at."""
     content = to_tensor(cat, (256, 171))  # 171: not a multiple of the stride, so edge tiles are ragged
@@ -57,18 +69,35 @@ def relative(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).norm() / b.norm())
 
 
-def test_tiles_with_a_halo_covering_the_receptive_field_give_the_exact_loss_and_gradient(net, problem, reference):
+@pytest.mark.parametrize("kept", [False, True], ids=["recomputed", "kept"])
+def test_tiles_with_a_halo_covering_the_receptive_field_give_the_exact_loss_and_gradient(net, keep_net, problem,
+                                                                                         reference, kept):
     image, content_targets, style_targets = problem
     want_terms, want_grad = reference
     halo = exact_halo(STYLE_LAYERS + ("relu4_2",), ALIGN)
     assert halo == 80  # relu5_1 sees 70 px each side, rounded up to the stride
     tiles = grid(171, 256, 2, 2, halo=halo, align=ALIGN)
     assert len(tiles) == 4 and all(t.window_pixels < 171 * 256 for t in tiles)  # each window has inner edges
-    terms, grad = TiledObjective(net, content_targets, style_targets, WEIGHTS)(image, tiles)
+    passes = []
+    objective = TiledObjective(net, content_targets, style_targets, WEIGHTS, keep_net if kept else None)
+    terms, grad = objective(image, tiles, lambda done, total, tile, backward: passes.append((done, total, backward)))
     for name, value in want_terms.items():
         assert terms[name] == pytest.approx(value, rel=1e-3), name
     assert relative(grad, want_grad) <= 1e-3
     assert float((grad - want_grad).abs().max() / want_grad.abs().max()) <= 1e-3
+    # Kept: every tile forward once, then every tile backward; else the last tile's forward is merged.
+    n = 2 * len(tiles) - (0 if kept else 1)
+    assert [(d, t) for d, t, _ in passes] == [(k, n) for k in range(1, n + 1)]
+    assert [b for *_, b in passes] == [False] * (n - len(tiles)) + [True] * len(tiles)
+
+
+def test_kept_and_recomputed_tiles_agree_with_the_default_halo(net, keep_net, problem):
+    image, content_targets, style_targets = problem
+    tiles = grid(171, 256, 2, 3, halo=DEFAULT_HALO, align=ALIGN)
+    terms, grad = TiledObjective(net, content_targets, style_targets, WEIGHTS)(image, tiles)
+    kept_terms, kept_grad = TiledObjective(net, content_targets, style_targets, WEIGHTS, keep_net)(image, tiles)
+    assert kept_terms["total"] == pytest.approx(terms["total"], rel=1e-6)
+    assert relative(kept_grad, grad) <= 1e-5
 
 
 def test_the_default_halo_stays_within_a_small_bound(net, problem, reference):

@@ -1,0 +1,140 @@
+"""VGG19's forward with a compact record for its input gradient, and that gradient by hand.
+
+Autograd keeps, for every convolution, its float32 input, and for every max pool int64 indices: about
+1.4 KB per input pixel up to relu5_1, and a step peaks at 2.5 KB/pixel (nst_core.memory). But the weights
+are frozen, so a convolution's input gradient needs only its weights, and the rest of the network needs
+little more: a ReLU needs where its input was positive (one byte per element, nothing where its output is
+a requested activation, which says the same), a 2×2 max pool which of its inputs won (an int32 index per
+output), an average pool nothing. :func:`trunk` runs the network without autograd, keeps that record and
+the requested activations (0.8 KB/pixel together for the default layers, :func:`kept_bytes_per_pixel`), and hands autograd
+one node whose backward replays the network backwards.
+
+Tiled steps (nst_core.tiling) use it to keep every tile's record between the pass that gathers the global
+Gram matrices and the backward pass, instead of running every tile forward twice.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .layers import LAYER_INDEX, LAYER_NAMES, channels, downsample
+
+
+class _Record:
+    """What one forward kept: per module, ("conv", weight, input shape), ("relu", mask or None),
+    ("max", int32 indices, input shape) or ("avg", scale, input shape)."""
+
+    def __init__(self):
+        self.steps: list[tuple] = []
+        self.wanted: dict[int, int] = {}  # module index -> position among the outputs
+
+
+def _forward(model, x: torch.Tensor, names: Sequence[str], pooling: str) -> tuple[list[torch.Tensor], _Record]:
+    record = _Record()
+    record.wanted = {LAYER_INDEX[n]: k for k, n in enumerate(names)}
+    scales = model.avg_scales() if pooling == "avg" else None
+    outputs: list = [None] * len(names)
+    for i in range(max(record.wanted) + 1):
+        module = model.layers[i]
+        if isinstance(module, nn.Conv2d):
+            record.steps.append(("conv", module.weight, x.shape))
+            x = module(x)
+        elif isinstance(module, nn.ReLU):
+            x = F.relu(x, inplace=(i - 1) not in record.wanted)
+            # A requested ReLU output is kept anyway, and its positive entries are the mask.
+            record.steps.append(("relu", None if i in record.wanted else x <= 0))
+        elif scales is not None:
+            record.steps.append(("avg", scales[i], x.shape))
+            x = F.avg_pool2d(x, 2, 2) * scales[i]
+        else:
+            shape = x.shape
+            x, index = F.max_pool2d(x, 2, 2, return_indices=True)
+            # Positions within one channel's plane (< 2³¹ up to 46 340² px) kept as int32, half of torch's
+            # int64. (A one-byte code of the winner's place in its 2×2 cell took 4-5× the pooling's time.)
+            record.steps.append(("max", index.to(torch.int32), shape))
+        if i in record.wanted:
+            outputs[record.wanted[i]] = x
+    return outputs, record
+
+
+def _layout(t: torch.Tensor) -> torch.memory_format:
+    if t.is_contiguous(memory_format=torch.channels_last) and not t.is_contiguous():
+        return torch.channels_last
+    return torch.contiguous_format
+
+
+def _backward(record: _Record, outputs: Sequence[torch.Tensor], grads: Sequence) -> torch.Tensor:
+    g = None
+    for i in range(len(record.steps) - 1, -1, -1):
+        k = record.wanted.get(i)
+        if k is not None and grads[k] is not None:
+            g = grads[k].clone() if g is None else g + grads[k]
+        if g is None:  # nothing flows back from here yet
+            continue
+        kind, data, *shape = record.steps[i]
+        if kind == "conv":
+            # The input is only read for its shape and layout: an untouched allocation costs no memory.
+            like = torch.empty(shape[0], dtype=g.dtype, device=g.device, memory_format=_layout(g))
+            g = torch.ops.aten.convolution_backward(g, like, data, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1,
+                                                    (True, False, False))[0]
+        elif kind == "relu":
+            g.masked_fill_(outputs[k] <= 0 if data is None else data, 0.0)
+        elif kind == "max":
+            like = torch.empty(shape[0], dtype=g.dtype, device=g.device, memory_format=_layout(g))
+            g = torch.ops.aten.max_pool2d_with_indices_backward(g, like, [2, 2], [2, 2], [0, 0], [1, 1], False,
+                                                                data.long())
+        else:  # average pooling, rescaled: each input gets a quarter of its cell's gradient, times the scale
+            (shape,) = shape
+            grad_in = torch.empty(shape, dtype=g.dtype, device=g.device, memory_format=_layout(g))
+            if (shape[2] | shape[3]) & 1:  # an odd last row or column: no output saw it
+                grad_in.zero_()
+            h, w = g.shape[2] * 2, g.shape[3] * 2
+            for a in (0, 1):
+                for b in (0, 1):
+                    torch.mul(g, data / 4, out=grad_in[:, :, a:h:2, b:w:2])
+            g = grad_in
+    return g
+
+
+class _Trunk(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, model, names, pooling):
+        with torch.no_grad():
+            outputs, record = _forward(model, x, names, pooling)
+        ctx.record = record
+        ctx.save_for_backward(*outputs)  # (as outputs, without a reference cycle)
+        ctx.set_materialize_grads(False)
+        return tuple(outputs)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        g = _backward(ctx.record, ctx.saved_tensors, grads)
+        del ctx.record
+        return g, None, None, None
+
+
+def trunk(model, x: torch.Tensor, names: Iterable[str], pooling: str = "max") -> dict[str, torch.Tensor]:
+    """``model(x, names, pooling)`` (a VGGFeatures), with the compact record as its backward state."""
+    names = list(names)
+    outputs = _Trunk.apply(x, model, names, pooling)
+    return dict(zip(names, outputs))
+
+
+def kept_bytes_per_pixel(names: Iterable[str]) -> float:
+    """Bytes per input pixel that :func:`trunk` keeps until the backward: masks, pool indices, activations."""
+    names = set(names)
+    wanted = {LAYER_INDEX[n] for n in names}
+    total = 0.0
+    for i in range(max(wanted) + 1):
+        name = LAYER_NAMES[i]
+        per_pixel = channels(name) / downsample(name) ** 2
+        if i in wanted:
+            total += 4 * per_pixel
+        elif name.startswith("relu"):
+            total += per_pixel
+        if name.startswith("pool"):  # max pooling's int32 indices (average pooling keeps none)
+            total += 4 * per_pixel
+    return total
