@@ -77,7 +77,8 @@ def probe(kind: str, size: int) -> None:
     growth, pixels = status("VmHWM") - base, size ** 2
     if kind == "keep":  # two kept size × (size + 32) windows: what one tile's pass needs beyond both records
         pixels = size * (size + 32)
-        growth -= 2 * pixels * kept_bytes_per_pixel(resolve(StyleOptions(), 1).style_layers + ("relu4_2",))
+        opts = resolve(StyleOptions(), 1)
+        growth -= 2 * pixels * kept_bytes_per_pixel(opts.style_layers + opts.content_layers)
     print(json.dumps({"bytes_per_pixel": growth / pixels}))
 
 

@@ -17,7 +17,7 @@ from .cache import TargetCache
 from .errors import Cancelled, DeviceOutOfMemory, InvalidInput, is_out_of_memory, quote
 from .memory import MemoryModel
 from .options import ResolvedOptions, StyleOptions, resolve
-from .plan import FORWARD_COST, KEEP_COST, KEEP_FORWARD, Grid, JobPlan, ScalePlan, plan_job
+from .plan import FORWARD_COST, Grid, JobPlan, ScalePlan, plan_job
 from .preprocess import Preprocessing
 from .progress import CancelToken, EtaTracker, Progress, ProgressCallback
 from .vgg import VGGFeatures
@@ -280,7 +280,8 @@ class _Job:
         self.device = engine.torch_device
         self.precision = precision_mod.effective(opts.precision, self.device)
         self.net = engine.network(opts.pooling, self.precision)
-        self.keep_net = engine.network(opts.pooling, self.precision, keep=True) if self.precision != "bf16" else None
+        kept = any(s.grid.keep for s in plan.scales)  # the memory model never offers it under bf16
+        self.keep_net = engine.network(opts.pooling, self.precision, keep=True) if kept else None
         self.start = time.perf_counter()
         self.eta = EtaTracker(plan.total_work)
         self.overall_step = 0
@@ -444,11 +445,7 @@ class _Scale:
         step = 0
 
         def on_tile(done: int, passes: int, tile: tiling.Tile, backward: bool) -> None:
-            if plan.grid.keep:
-                share = KEEP_COST - KEEP_FORWARD if backward else KEEP_FORWARD
-            else:
-                share = 1.0 if backward else FORWARD_COST
-            job.eta.done(share * tile.window_pixels)
+            job.eta.done(plan.grid.pass_share(backward) * tile.window_pixels)
             if done < passes:
                 job.report(self.stage, plan, step, done, passes, None)
             job.check_cancel()  # a cancel, also one from this report's callback, stops before the next tile

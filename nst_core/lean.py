@@ -76,7 +76,7 @@ def _backward(record: _Record, outputs: Sequence[torch.Tensor], grads: Sequence)
             continue
         kind, data, *shape = record.steps[i]
         if kind == "conv":
-            # The input is only read for its shape and layout: an untouched allocation costs no memory.
+            # The input is only read for its shape and layout (on the CPU its untouched pages cost nothing).
             like = torch.empty(shape[0], dtype=g.dtype, device=g.device, memory_format=_layout(g))
             g = torch.ops.aten.convolution_backward(g, like, data, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1,
                                                     (True, False, False))[0]

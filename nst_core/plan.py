@@ -54,6 +54,12 @@ class Grid:
     def tiles(self) -> int:
         return self.rows * self.cols
 
+    def pass_share(self, backward: bool) -> float:
+        """One tile pass's work per window pixel, in units of an autograd forward+backward (the ETA's ticks)."""
+        if self.keep:
+            return KEEP_COST - KEEP_FORWARD if backward else KEEP_FORWARD
+        return 1.0 if backward else FORWARD_COST
+
 
 @dataclass(frozen=True)
 class ScalePlan:
