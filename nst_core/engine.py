@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import math
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -398,6 +399,22 @@ def _snapshot(image: torch.Tensor) -> torch.Tensor:
     return F.interpolate(image.detach(), size=(max(1, int(h * factor)), max(1, int(w * factor))), mode="area")
 
 
+_TERM_OPTIONS = {"style": "style_weight", "content": "content_weight", "tv": "tv_weight"}
+
+
+def _check_finite(losses: dict[str, float], image: torch.Tensor, size: tuple[int, int], step: int) -> None:
+    """Past float32's range a loss or the image turns inf or NaN, and the result would be a black picture
+    reported as a success: fail instead, naming the weight of the term that overflowed (or the largest)."""
+    if all(math.isfinite(v) for v in losses.values()) and bool(torch.isfinite(image).all()):
+        return
+    overflowed = [term for term in _TERM_OPTIONS if not math.isfinite(losses.get(term, 0.0))]
+    term = overflowed[0] if overflowed else max(_TERM_OPTIONS, key=lambda t: abs(losses.get(t, 0.0)))
+    option = _TERM_OPTIONS[term] + (" (or style_strength, style_layer_weights)" if term == "style" else "")
+    raise InvalidInput(_TERM_OPTIONS[term], f"the optimization diverged at step {step} of the {size[0]}×{size[1]} "
+                                            f"scale (the {term} loss is {losses.get(term)}): the weights are past "
+                                            f"what float32 arithmetic holds; lower {option}")
+
+
 class _Scale:
     """One scale of a job: targets, initial image, optimizer, and the steps."""
 
@@ -462,6 +479,7 @@ class _Scale:
         for step in range(1, plan.steps + 1):
             job.check_cancel()
             optimizer.step(closure)
+            _check_finite(job.losses, image, plan.size, step)
             job.overall_step += 1
             job.eta.step_done(later + (plan.steps - step) * plan.step_work)  # planned, not the moved cuts
             if job.device.type == "cpu":

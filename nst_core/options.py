@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 from .errors import InvalidInput, quote
 from .layers import LAYER_NAMES
-from .limits import MAX_SEED, MAX_SIDE, MAX_STEPS, MAX_STYLE_SCALE
+from .limits import MAX_BLEND, MAX_FACTOR, MAX_SEED, MAX_SIDE, MAX_STEPS, MAX_STYLE_SCALE, MAX_WEIGHT
 
 CONTENT_LAYERS = ("relu4_2",)
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -98,18 +98,24 @@ class StyleOptions:
                                    gimp={"label": "S_teps", "unset": 0})
     coarse_steps: Optional[int] = _option(None, "optimizer steps at each coarser scale (0 skips them)", "int",
                                           **_count(MAX_STEPS))
-    content_weight: Optional[float] = _option(None, "content loss weight (alpha)", "float", minimum=0)
-    style_weight: Optional[float] = _option(None, "style loss weight (beta)", "float", minimum=0)
-    style_strength: float = _option(1.0, "multiplies the preset's style weight (1 = the preset's balance)",
-                                    "float", minimum=0,
+    content_weight: Optional[float] = _option(None, "content loss weight (alpha)", "float", minimum=0,
+                                              maximum=MAX_WEIGHT)
+    style_weight: Optional[float] = _option(None, "style loss weight (beta)", "float", minimum=0,
+                                            maximum=MAX_WEIGHT)
+    style_strength: float = _option(1.0, "multiplies the preset's style weight (1 = the preset's balance; style_weight × "
+                                    "style_strength × a style layer's weight: at most 1e6)",
+                                    "float", minimum=0, maximum=MAX_FACTOR,
                                     gimp={"label": "Style _strength", "min": 0.01, "max": 100.0})
-    tv_weight: Optional[float] = _option(None, "total-variation loss weight", "float", minimum=0)
+    tv_weight: Optional[float] = _option(None, "total-variation loss weight", "float", minimum=0,
+                                        maximum=MAX_WEIGHT)
     content_layers: tuple[str, ...] = _option(CONTENT_LAYERS, "layers of the content loss", "layers")
     style_layers: tuple[str, ...] = _option(STYLE_LAYERS, "layers of the style loss", "layers")
     style_layer_weights: Optional[tuple[float, ...]] = _option(
-        None, "one weight per style layer (default: equal, summing to 1)", "floats", minimum=0)
+        None, "one weight per style layer (default: equal, summing to 1)", "floats", minimum=0,
+        maximum=MAX_FACTOR)
     style_blend: Optional[tuple[float, ...]] = _option(
-        None, "one weight per style image (default: equal)", "floats", minimum=0, on_request=True)
+        None, "one weight per style image (default: equal)", "floats", minimum=0, maximum=MAX_BLEND,
+        on_request=True)
     style_scale: float = _option(1.0, "style image long side relative to the content's working long side",
                                  "float", minimum=0, exclusive_minimum=True, maximum=MAX_STYLE_SCALE)
     optimizer: str = _option("lbfgs", "optimizer", "choice", choices=OPTIMIZERS)
@@ -237,7 +243,16 @@ def resolve(options: StyleOptions, n_styles: int) -> ResolvedOptions:
     if 0 < values["tile_size"] < MIN_TILE_SIZE:
         raise InvalidInput("tile_size", f"must be 0 (automatic) or at least {MIN_TILE_SIZE}, got {values['tile_size']!r}")
     values["min_size"] = min(values["min_size"], values["max_size"])
+    _check_style_product(values)
     return ResolvedOptions(**values)
+
+
+def _check_style_product(values: dict) -> None:
+    """Each style layer's effective weight is a product of three options; past MAX_WEIGHT it diverges."""
+    product = values["style_weight"] * values["style_strength"] * max(values["style_layer_weights"])
+    if product > MAX_WEIGHT:
+        raise InvalidInput("style_strength", f"style_weight × style_strength × the largest style_layer_weights "
+                                             f"entry must be at most {MAX_WEIGHT:g}, got {product:g}")
 
 
 def with_overrides(options: StyleOptions, **changes) -> StyleOptions:

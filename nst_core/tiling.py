@@ -39,6 +39,8 @@ errors from piling up along fixed lines (no seams).
 """
 from __future__ import annotations
 
+import hashlib
+
 from dataclasses import dataclass
 from typing import Callable, Mapping, Optional, Sequence
 
@@ -103,7 +105,10 @@ class Tile:
 
 def tile_generator(seed: int, stage: int) -> torch.Generator:
     """The random source of one scale's tile cuts: a job's cuts follow from its seed."""
-    return torch.Generator().manual_seed(seed * 1_000_003 + stage)
+    # Hashed, not multiplied: any int64 seed stays in torch's range, and torch's CPU generator keeps only the
+    # low 32 bits of a seed, which a hash mixes every bit of the seed and the stage into.
+    digest = hashlib.sha256(f"{seed}:{stage}".encode()).digest()
+    return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") % 2**63)
 
 
 def cuts(length: int, count: int, align: int, jitter: int = 0,

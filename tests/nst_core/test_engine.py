@@ -181,3 +181,28 @@ def test_image_too_small_for_deepest_layer(engine):
     with pytest.raises(InvalidInput) as info:
         engine.stylize(Image.new("RGB", (300, 10)), [Image.new("RGB", (8, 8))], StyleOptions(max_size=64))
     assert info.value.field == "content" and "too small" in str(info.value)
+
+
+def test_a_job_at_the_weight_maxima_converges(engine):
+    # Every weight at its maximum, from noise, with L-BFGS: the hardest case for float32 stays finite.
+    from nst_core.limits import MAX_WEIGHT
+
+    result, seen = run(engine, Image.new("RGB", (48, 36), (90, 120, 60)), [Image.effect_noise((32, 32), 60)],
+                       content_weight=MAX_WEIGHT, style_weight=MAX_WEIGHT, tv_weight=MAX_WEIGHT,
+                       style_layer_weights=(1.0,) * 5, init="noise", steps=10)
+    assert all(np.isfinite(value) for value in result.losses.values())
+    assert seen[-1].losses["total"] < seen[0].losses["total"]
+    assert np.asarray(result.image).std() > 1  # a picture, not a flat black one
+
+
+def test_a_diverging_job_fails_naming_the_weight_never_a_black_picture(engine):
+    # Bypassing the option checks: the engine's own guard must stop a loss that overflows float32.
+    import dataclasses
+
+    from nst_core.options import resolve
+
+    opts = dataclasses.replace(resolve(StyleOptions(**TINY), 1), style_weight=1e39)
+    with pytest.raises(InvalidInput) as info:
+        engine._run(Image.new("RGB", (48, 36), (90, 120, 60)), [Image.effect_noise((32, 32), 60).convert("RGB")],
+                    None, opts, None, None, None, None)
+    assert info.value.field == "style_weight" and "float32" in str(info.value)

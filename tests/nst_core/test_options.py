@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from nst_core.errors import InvalidInput
-from nst_core.limits import MAX_STEPS, MAX_STYLE_SCALE
+from nst_core.limits import MAX_BLEND, MAX_FACTOR, MAX_SEED, MAX_STEPS, MAX_STYLE_SCALE, MAX_WEIGHT
 from nst_core.options import PRESETS, StyleOptions, option_specs, resolve
 
 BAD_OPTIONS = [
@@ -43,6 +43,15 @@ BAD_OPTIONS = [
     ("tile_size", dict(tile_size=-1)),
     ("tile_size", dict(tile_size=32.5)),
     ("precision", dict(precision="fp16")),
+    # Floats past what float32 arithmetic survives (each a finite double on the wire).
+    ("style_weight", dict(style_weight=1e39)),
+    ("content_weight", dict(content_weight=1e308)),
+    ("tv_weight", dict(tv_weight=1e308)),
+    ("style_strength", dict(style_strength=1e308)),
+    ("style_layer_weights", dict(style_layer_weights=(1e308,) * 5)),
+    ("style_blend", dict(style_blend=(1e308,))),
+    ("style_strength", dict(style_weight=MAX_WEIGHT, style_strength=10.0)),  # the product of the three
+    ("style_strength", dict(style_strength=MAX_FACTOR, style_layer_weights=(MAX_FACTOR,) * 5)),
 ]
 
 
@@ -63,6 +72,15 @@ def test_preset_fills_in_and_normalizes():
 def test_bounds_allow_the_largest_documented_values():
     opts = resolve(StyleOptions(steps=MAX_STEPS, coarse_steps=MAX_STEPS, style_scale=MAX_STYLE_SCALE), n_styles=1)
     assert opts.steps == MAX_STEPS and opts.style_scale == MAX_STYLE_SCALE
+
+
+def test_every_number_has_a_maximum_and_the_maxima_resolve():
+    specs = option_specs()
+    assert all(spec.maximum is not None for spec in specs.values() if spec.kind in ("int", "float", "floats"))
+    assert specs["seed"].maximum == MAX_SEED and specs["style_blend"].maximum == MAX_BLEND
+    opts = resolve(StyleOptions(content_weight=MAX_WEIGHT, style_weight=MAX_WEIGHT, tv_weight=MAX_WEIGHT,
+                                style_layer_weights=(1.0,) * 5, style_blend=(MAX_BLEND,), seed=MAX_SEED), n_styles=1)
+    assert opts.style_weight == MAX_WEIGHT and opts.seed == MAX_SEED
 
 
 def test_every_option_is_declared_with_a_spec():

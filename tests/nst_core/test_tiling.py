@@ -161,3 +161,11 @@ def test_cuts_partition_on_the_stride_and_move_between_steps():
         covered[t.y0:t.y1, t.x0:t.x1] += 1
         assert t.wy0 <= t.y0 and t.wy1 >= t.y1 and t.wx0 <= t.x0 and t.wx1 >= t.x1
     assert bool((covered == 1).all())  # the inner regions partition the image
+
+
+def test_cut_generators_take_every_seed_up_to_the_int64_maximum():
+    from nst_core.limits import MAX_SEED
+
+    draws = {float(torch.rand(1, generator=tile_generator(seed, stage))) for seed in (0, 2**40, MAX_SEED)
+             for stage in (1, 2)}
+    assert len(draws) == 6  # distinct seeds and stages, distinct cuts

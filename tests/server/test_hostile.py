@@ -272,6 +272,45 @@ def test_decode_errors_leak_no_object_reprs(client, data):
     assert "0x" not in caught.value.message and "BytesIO" not in caught.value.message and " at " not in caught.value.message
 
 
+# -- numbers past float32 or int64 ranges -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("options", [dict(seed=2**63 - 1), dict(seed=9_300_000_000_000), dict(seed=2**31)])
+def test_seeds_up_to_the_int64_maximum_run(channel, options):
+    events = list(style_pb2_grpc.StyleServiceStub(channel).Stylize(_request(**options), timeout=120))
+    assert events[-1].HasField("finished")
+
+
+@pytest.mark.parametrize("field, options", [
+    ("style_weight", dict(style_weight=1e39)),
+    ("style_strength", dict(style_strength=1e308)),
+    ("tv_weight", dict(tv_weight=1e308)),
+    ("content_weight", dict(content_weight=1e308)),
+    ("style_layer_weights", dict(style_layer_weights=[1e308] * 5)),
+    ("style_strength", dict(style_weight=1e6, style_strength=1e3)),  # each within bounds, their product not
+    ("learning_rate", dict(learning_rate=1e308)),
+    ("style_scale", dict(style_scale=1e308)),
+    ("seed", dict(seed=-1)),
+])
+def test_numbers_past_what_the_arithmetic_survives_are_invalid_argument(channel, field, options):
+    error = _rpc_error(lambda: style_pb2_grpc.StyleServiceStub(channel).Stylize(_request(**options), timeout=60))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error
+    assert _trailing_field(error) == field, error.details()
+    assert "at most" in error.details() or "must be" in error.details()
+
+
+def test_an_oversize_blend_weight_is_invalid_argument(channel):
+    request = _request()
+    request.style_blend.append(1e308)
+    error = _rpc_error(lambda: style_pb2_grpc.StyleServiceStub(channel).Stylize(request, timeout=60))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and _trailing_field(error) == "style_blend"
+
+
+def test_every_number_describe_lists_has_a_maximum(client):
+    numbers = [o for o in client.describe()["options"].values() if o["kind"] in ("int", "float", "floats")]
+    assert numbers and all(o.get("maximum") is not None for o in numbers)
+
+
 # -- neighbours ---------------------------------------------------------------------------------------------
 
 
