@@ -18,6 +18,13 @@ _SUPPORTED_MODES = ("RGB", "RGBA", "L")
 FORMATS = ("PNG", "JPEG", "WEBP", "TIFF")
 FORMAT_NAMES = "PNG, JPEG, WebP or TIFF"
 _OBJECT_REPR = re.compile(r"<[^<>]* at 0x[0-9a-fA-F]+>")
+MIB = 2**20
+# Bytes Pillow stores per pixel in each mode (RGB, LA and the 32-bit modes are padded to 4), and the
+# conversions normalize_mode makes (each holds its source and its result at once).
+_STORED = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
+_WIDE_GREY = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+_PREMULTIPLIED = {"La": "LA", "RGBa": "RGBA"}
+BAND_PIXELS = 2**20  # wide grey is converted this many pixels at a time
 
 
 def _reason(exc: BaseException) -> str:
@@ -26,9 +33,31 @@ def _reason(exc: BaseException) -> str:
     return f"{exc.__class__.__name__}: {text if len(text) <= 120 else text[:120] + '…'}"
 
 
-def open_image(data: bytes, *, field: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """Open PNG/JPEG/WebP/TIFF bytes, reading only the header, and check the size. No pixel is decoded;
-    ``load()`` (or :func:`decode_image`) does that."""
+def decode_peak(image: Image.Image) -> int:
+    """Bytes that decoding and normalizing this opened image holds at once, from its header alone: the pixels
+    as stored, the decoder's buffer for one TIFF strip or tile (as declared, however large), the 8-bit copy."""
+    w, h = image.size
+    peak = w * h * _STORED.get(image.mode, 4)
+    if image.mode in _WIDE_GREY:
+        peak += w * h + min(w * h, BAND_PIXELS) * 8  # the 8-bit result; one band's source and float32 copy
+    elif image.mode not in _SUPPORTED_MODES:
+        peak += w * h * 4 * (2 if image.mode == "La" else 1)  # La goes through LA to RGBA
+    if image.format == "TIFF":
+        tags = image.tag_v2
+        bits = tags.get(258, (8,))
+        pixel = max(1, -(-(sum(bits) if isinstance(bits, tuple) else int(bits) * tags.get(277, 1)) // 8))
+        if 322 in tags or 323 in tags:
+            peak += int(tags.get(322, 0)) * int(tags.get(323, 0)) * pixel
+        elif tags.get(259, 1) != 1:  # compressed strips go through libtiff, one whole strip at a time
+            peak += min(int(tags.get(278, h)), h) * w * pixel
+    return peak
+
+
+def open_image(data: bytes, *, field: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS,
+               max_decoded_bytes: Optional[int] = None) -> Image.Image:
+    """Open PNG/JPEG/WebP/TIFF bytes, reading only the header, and check the size and what decoding it would
+    hold (:func:`decode_peak`, at most ``max_decoded_bytes``: by default 4 bytes per ``max_pixels``). No pixel
+    is decoded; ``load()`` (or :func:`decode_image`) does that."""
     if not data:
         raise InvalidInput(field, "image is empty")
     try:
@@ -45,17 +74,30 @@ def open_image(data: bytes, *, field: str = "image", max_pixels: int = DEFAULT_M
     if width * height > max_pixels:
         raise InvalidInput(field, f"image is {width}×{height} = {width * height / 1e6:.1f} MP, "
                                   f"over the limit of {max_pixels / 1e6:.1f} MP")
+    limit = 4 * max_pixels if max_decoded_bytes is None else max_decoded_bytes
+    try:
+        peak = decode_peak(image)
+    except Exception as exc:  # a malformed tag
+        raise InvalidInput(field, f"cannot read the image header ({_reason(exc)})") from None
+    if peak > limit:
+        raise InvalidInput(field, f"decoding this {width}×{height} {image.mode} {image.format} image would take "
+                                  f"{peak / MIB:.0f} MiB (pixels, decoder buffers, 8-bit copy), over the limit of "
+                                  f"{limit / MIB:.0f} MiB per image")
     return image
 
 
-def decode_image(data: bytes, *, field: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """Decode PNG/JPEG/WebP/TIFF bytes. The size is checked from the header *before* pixels are decoded."""
-    image = open_image(data, field=field, max_pixels=max_pixels)
+def decode_image(data: bytes, *, field: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS,
+                 max_decoded_bytes: Optional[int] = None) -> Image.Image:
+    """Decode PNG/JPEG/WebP/TIFF bytes to RGB, RGBA or L. The size and the decoding's peak are checked from
+    the header *before* pixels are decoded; any decoder failure is InvalidInput naming ``field``."""
+    image = open_image(data, field=field, max_pixels=max_pixels, max_decoded_bytes=max_decoded_bytes)
     try:
         image.load()
-    except Exception as exc:  # truncated or corrupt pixel data
-        raise InvalidInput(field, f"cannot decode this {image.format} image ({_reason(exc)})") from None
-    return normalize_mode(image)
+        return normalize_mode(image)
+    except MemoryError:
+        raise
+    except Exception as exc:  # truncated or corrupt pixel data, a mode no conversion handles
+        raise InvalidInput(field, f"cannot decode this {image.format} {image.mode} image ({_reason(exc)})") from None
 
 
 def load_image(path: str, *, field: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
@@ -71,13 +113,26 @@ def normalize_mode(image: Image.Image) -> Image.Image:
     """Reduce any PIL mode to RGB, RGBA or L (8-bit), keeping transparency where there is any."""
     if image.mode in _SUPPORTED_MODES:
         return image
+    if image.mode in _PREMULTIPLIED:  # Pillow converts premultiplied alpha only to its straight twin
+        image = image.convert(_PREMULTIPLIED[image.mode])
     if image.mode in ("LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         return image.convert("RGBA")
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        array = np.asarray(image, dtype=np.float64)
-        scale = 255.0 / 65535.0 if image.mode.startswith("I") else 255.0
-        return Image.fromarray(np.clip(array * scale, 0, 255).astype(np.uint8), "L")
+    if image.mode in _WIDE_GREY:
+        return _grey8(image)
     return image.convert("RGB")
+
+
+def _grey8(image: Image.Image) -> Image.Image:
+    """16- or 32-bit grey to 8 bits (0..65535, or 0..1 for floats, to 0..255), a band of rows at a time: an
+    image-wide float64 temporary would cost 8 bytes per pixel, several times the image."""
+    w, h = image.size
+    scale = 255.0 if image.mode == "F" else 255.0 / 65535.0
+    out = np.empty((h, w), dtype=np.uint8)
+    rows = max(1, BAND_PIXELS // max(1, w))
+    for top in range(0, h, rows):
+        band = np.asarray(image.crop((0, top, w, min(h, top + rows))), dtype=np.float32) * np.float32(scale)
+        out[top:top + band.shape[0]] = np.clip(np.rint(band, out=band), 0, 255, out=band)
+    return Image.fromarray(out, "L")
 
 
 def split_alpha(image: Image.Image) -> tuple[Image.Image, Optional[Image.Image]]:

@@ -37,6 +37,7 @@ class ImageSource:
     size: tuple[int, int]
     mode: str
     raw: bool  # raw RGBA pixels rather than an encoded file
+    max_decoded_bytes: int = 0  # what decoding it may hold (checked from its header when it was read)
     kept: Optional[Image.Image] = dataclasses.field(default=None, compare=False)  # decoded, when small
 
     @property
@@ -54,7 +55,8 @@ class ImageSource:
             return self.kept
         if self.raw:
             return Image.frombuffer("RGBA", self.size, self.data, "raw", "RGBA", 0, 1)
-        return decode_image(self.data, field=self.field, max_pixels=self.pixels)
+        return decode_image(self.data, field=self.field, max_pixels=self.pixels,
+                            max_decoded_bytes=self.max_decoded_bytes)
 
     def checked(self) -> "ImageSource":
         """Decode it once now, so that corrupt pixel data is refused before the wait; keep it if small."""
@@ -101,15 +103,15 @@ class JobInput:
         return f"content {w}x{h} {self.content.mode}, {len(self.styles)} style(s)"
 
 
-def _source(message: style_pb2.ImageData, field: str, max_pixels: int) -> ImageSource:
+def _source(message: style_pb2.ImageData, field: str, max_pixels: int, max_decoded_bytes: int) -> ImageSource:
     """Read one request image's header (or raw size); the pixel limit is checked before any decoding."""
     kind = message.WhichOneof("kind")
     if kind is None:
         raise InvalidInput(field, "no image given (set `encoded` or `rgba`)")
     if kind == "encoded":
         data = message.encoded
-        image = open_image(data, field=field, max_pixels=max_pixels)
-        return ImageSource(field, data, image.size, image.mode, raw=False)
+        image = open_image(data, field=field, max_pixels=max_pixels, max_decoded_bytes=max_decoded_bytes)
+        return ImageSource(field, data, image.size, image.mode, raw=False, max_decoded_bytes=max_decoded_bytes)
     raw = message.rgba
     if raw.width <= 0 or raw.height <= 0:
         raise InvalidInput(field, f"raw RGBA needs a positive width and height, got {raw.width}x{raw.height}")
@@ -161,7 +163,7 @@ def _read_images(request: style_pb2.StylizeRequest, limits: ServerLimits) -> lis
         messages.append(("init_image", request.init_image))
     sources, total = [], 0
     for field, message in messages:
-        source = _source(message, field, limits.max_pixels)
+        source = _source(message, field, limits.max_pixels, limits.max_decoded_bytes)
         total += source.pixels
         if total > limits.max_request_pixels:
             raise InvalidInput(field, f"with this image the request's images come to {total / 1e6:.1f} MP, over "

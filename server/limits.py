@@ -83,6 +83,12 @@ class ServerLimits:
         return min(2**31 - 1, self.max_request_pixels * 4 + 16 * MIB)
 
     @property
+    def max_decoded_bytes(self) -> int:
+        """What decoding one image may hold while a request is checked (pixels as stored, decoder buffers,
+        8-bit copy; nst_core.images.decode_peak): 4 bytes per pixel of the largest image, 256 MiB at the default."""
+        return 4 * self.max_pixels
+
+    @property
     def threads(self) -> int:
         return sum(kind.max_calls for kind in (*self.calls, self.other_calls)) + SPARE_THREADS
 

@@ -93,3 +93,56 @@ def plugin_options(**values):
     given = {entry["name"]: values.pop(entry["option"], entry["default"]) for entry in table}
     assert not values, f"not plug-in arguments: {sorted(values)}"
     return nst_job.server_options(table, given)
+
+
+def tiff_bytes(width: int, height: int, *, samples: int = 1, bits: int = 8, extra: int = 0, sample_format: int = 1,
+               tile: int = 0, deflate: bool = False, fill: int = 0) -> bytes:
+    """A little-endian TIFF written by hand, for what Pillow will not write: associated alpha (``extra=1``
+    with two samples is mode La), and tiles (``tile`` px square) larger than the image. Pixel data is
+    ``fill`` bytes, deflated when ``deflate`` (which tiles of any declared size compress to almost nothing)."""
+    import struct
+    import zlib
+
+    photometric = 2 if samples >= 3 else 1
+    pixel_bytes = samples * bits // 8
+    size = (tile * tile if tile else width * height) * pixel_bytes
+    if deflate:  # in pieces: the test itself must not hold what the server is asked to allocate
+        packer, chunk = zlib.compressobj(9), bytes([fill]) * 2**20
+        data = b"".join(packer.compress(chunk[:min(2**20, size - done)]) for done in range(0, size, 2**20))
+        data += packer.flush()
+    else:
+        data = bytes([fill]) * size
+    tags = [(256, 4, [width]), (257, 4, [height]), (258, 3, [bits] * samples), (259, 3, [8 if deflate else 1]),
+            (262, 3, [photometric]), (277, 3, [samples]), (284, 3, [1]), (339, 3, [sample_format] * samples)]
+    if extra:
+        tags.append((338, 3, [extra]))
+    offset_tag, count_tag = (324, 325) if tile else (273, 279)
+    if tile:
+        tags += [(322, 4, [tile]), (323, 4, [tile])]
+    else:
+        tags.append((278, 4, [height]))
+    tags += [(offset_tag, 4, [0]), (count_tag, 4, [len(data)])]
+    tags.sort()
+    header = 8
+    ifd_size = 2 + 12 * len(tags) + 4
+    extra_area = bytearray()
+    entries = []
+    base = header + ifd_size
+    data_offset = None
+    for tag, kind, values in tags:
+        size = 2 if kind == 3 else 4
+        packed = b"".join(struct.pack("<H" if kind == 3 else "<I", v) for v in values)
+        if len(packed) <= 4:
+            entries.append((tag, kind, len(values), packed.ljust(4, b"\0")))
+        else:
+            entries.append((tag, kind, len(values), struct.pack("<I", base + len(extra_area))))
+            extra_area += packed + (b"\0" if len(packed) % 2 else b"")
+        del size
+    data_offset = base + len(extra_area)
+    body = bytearray(b"II*\0" + struct.pack("<I", header) + struct.pack("<H", len(entries)))
+    for tag, kind, count, value in entries:
+        if tag == offset_tag:
+            value = struct.pack("<I", data_offset)
+        body += struct.pack("<HHI", tag, kind, count) + value
+    body += struct.pack("<I", 0) + extra_area + data
+    return bytes(body)

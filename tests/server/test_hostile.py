@@ -15,7 +15,8 @@ from PIL import Image
 
 from protos.nst.v1 import style_pb2, style_pb2_grpc
 from server.client import ClientError, Result, Started, StyleClient
-from tests.helpers import SMALL, content_image, encoded, png_bytes, running_server, style_image, wait_for
+from tests.helpers import (SMALL, content_image, encoded, png_bytes, running_server, style_image, tiff_bytes,
+                           wait_for)
 
 HUGE = "x" * 1_000_000
 REFLECTION = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
@@ -239,6 +240,83 @@ def test_waiting_jobs_hold_their_bytes_as_sent_and_the_queue_has_a_memory_budget
                 for call in waiting:
                     call.cancel()
             running.close()
+
+
+# -- decoding costs at most its documented bound ------------------------------------------------------------
+
+
+def _grey16_png(size) -> bytes:
+    import numpy as np
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((size[1], size[0]), 40000, dtype=np.uint16)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _stylize_peak(channel, content: bytes, style: bytes = b""):
+    """(the call's error or None, how far it raised this process's peak RSS: the server's work included)."""
+    style_data = style_pb2.ImageData(encoded=style or png_bytes(style_image(92)))
+    request = style_pb2.StylizeRequest(content=style_pb2.ImageData(encoded=content), styles=[style_data],
+                                       options=style_pb2.StyleOptions(max_size=32, steps=1, multiscale=False))
+    _reset_peak_rss()
+    before = _rss_bytes()
+    try:
+        list(style_pb2_grpc.StyleServiceStub(channel).Stylize(request, timeout=120))
+        error = None
+    except grpc.RpcError as exc:
+        error = exc
+    return error, _rss_bytes("VmHWM") - before
+
+
+def test_a_16_bit_grey_png_at_the_pixel_limit_is_checked_within_the_bound(channel):
+    # The content is decoded and checked, then the corrupt style ends the call: the peak is the check's.
+    error, peak = _stylize_peak(channel, _grey16_png((8192, 8192)), style=png_bytes(style_image(93))[:80])
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and _trailing_field(error) == "styles[0]", error
+    assert peak < 256 * 2**20, f"a 16-bit 8192² PNG raised peak RSS by {peak / 2**20:.0f} MiB"
+
+
+@pytest.mark.parametrize("tiff, what", [
+    (lambda: tiff_bytes(8192, 8192, bits=16, deflate=True), "16-bit grey in one deflated strip"),
+    (lambda: tiff_bytes(8192, 8192, bits=32, sample_format=3, deflate=True), "32-bit float grey"),
+    (lambda: tiff_bytes(64, 64, samples=3, tile=16384, deflate=True), "a 64×64 image declaring a 16384² tile"),
+    (lambda: tiff_bytes(64, 64, samples=3, tile=65536, deflate=True)[:4096], "a 65536² tile, truncated"),
+])
+def test_images_whose_decoding_exceeds_the_bound_are_refused_from_their_header(channel, tiff, what):
+    error, peak = _stylize_peak(channel, tiff())
+    assert error is not None and error.code() == grpc.StatusCode.INVALID_ARGUMENT, (what, error)
+    assert _trailing_field(error) == "content" and "MiB" in error.details(), error.details()
+    assert peak < 64 * 2**20, f"{what}: refusing it raised peak RSS by {peak / 2**20:.0f} MiB"
+    assert _serving(channel)
+
+
+@pytest.mark.parametrize("tiff", [
+    tiff_bytes(40, 30, samples=2, extra=1),  # La: grey with premultiplied alpha
+    tiff_bytes(40, 30, samples=4, extra=1),  # RGBa
+    tiff_bytes(40, 30, samples=2, extra=2),  # LA
+    tiff_bytes(40, 30, bits=16),
+    tiff_bytes(40, 30, bits=32, sample_format=3),
+    tiff_bytes(40, 30, bits=32, sample_format=2),  # signed 32-bit
+    tiff_bytes(40, 30, samples=3, tile=64),
+], ids=["La", "RGBa", "LA", "I;16", "F", "I", "tiled"])
+def test_every_tiff_mode_runs_or_is_invalid_argument_never_internal(channel, tiff):
+    error, _ = _stylize_peak(channel, tiff)
+    assert error is None, error
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "YCbCr", "LAB", "I;16", "I", "F"])
+def test_every_mode_pillow_writes_as_tiff_runs(channel, mode):
+    buffer = io.BytesIO()
+    Image.new(mode, (40, 30)).save(buffer, "TIFF")
+    error, _ = _stylize_peak(channel, buffer.getvalue())
+    assert error is None, error
+
+
+@pytest.mark.parametrize("data", [tiff_bytes(40, 30, samples=2, extra=1)[:300], tiff_bytes(40, 30, bits=12)],
+                         ids=["truncated La", "12-bit grey"])
+def test_undecodable_tiffs_are_invalid_argument_naming_the_image(channel, data):
+    error, _ = _stylize_peak(channel, data)
+    assert error is not None and error.code() == grpc.StatusCode.INVALID_ARGUMENT, error
+    assert _trailing_field(error) == "content"
 
 
 # -- 8. only the documented image formats are decoded -------------------------------------------------------
