@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Optional
 
 from .config import (DEFAULT_CACHE_MB, DEFAULT_GRACE_SECONDS, DEFAULT_MAX_PIXELS, DEFAULT_QUEUE_MB,
-                     DEFAULT_QUEUE_SIZE, default_address, default_token)
+                     DEFAULT_QUEUE_SIZE, MAX_QUEUE_SIZE, MAX_SETTING_MB, MAX_SETTING_PIXELS, check_address,
+                     default_address, default_token)
 from nst_core.options import option_defaults, option_specs
 from .progress_bar import ProgressBar, format_seconds
 
@@ -33,6 +34,26 @@ def _list_of(kind):
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}") from None
     return parse
+
+
+def _number(kind, low, high):
+    """An argparse type: a ``kind`` number from ``low`` to ``high`` (finite), else a usage error (exit 2)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not low <= value <= high:  # NaN fails this too
+            raise argparse.ArgumentTypeError(f"must be from {low:g} to {high:g}, got {text}")
+        return value
+    return parse
+
+
+def _address(text: str) -> str:
+    try:
+        return check_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 _FLAG_TYPES = {"int": dict(type=int), "float": dict(type=float), "layers": dict(type=_list_of(str)),
@@ -73,24 +94,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the style server (loads VGG19 once and keeps it resident)")
-    serve.add_argument("--address", default=None,
+    serve.add_argument("--address", default=None, type=_address,
                        help="host:port or unix:/path (default: $NST_SERVER or 127.0.0.1:50051)")
     serve.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
     serve.add_argument("--weights", default="original", help="original (default), torchvision or a file path")
     serve.add_argument("--preprocessing", choices=("caffe", "torch"),
                        help="input preprocessing a weights file path was trained with (required for a path)")
     serve.add_argument("--token", help="require this bearer token on every call but health (default: $NST_TOKEN)")
-    serve.add_argument("--queue-size", type=int, default=DEFAULT_QUEUE_SIZE, help="jobs that may wait (default 8)")
-    serve.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="largest image, width*height")
-    serve.add_argument("--max-request-pixels", type=int, default=0,
+    serve.add_argument("--queue-size", type=_number(int, 0, MAX_QUEUE_SIZE), default=DEFAULT_QUEUE_SIZE, help="jobs that may wait (default 8)")
+    serve.add_argument("--max-pixels", type=_number(int, 1, MAX_SETTING_PIXELS), default=DEFAULT_MAX_PIXELS, help="largest image, width*height")
+    serve.add_argument("--max-request-pixels", type=_number(int, 0, 2 * MAX_SETTING_PIXELS), default=0,
                        help="largest width*height of a request's images together (default: twice --max-pixels)")
-    serve.add_argument("--queue-mb", type=float, default=DEFAULT_QUEUE_MB,
+    serve.add_argument("--queue-mb", type=_number(float, 0, MAX_SETTING_MB), default=DEFAULT_QUEUE_MB,
                        help=f"image data waiting jobs may hold together, MiB (default {DEFAULT_QUEUE_MB})")
-    serve.add_argument("--cache-mb", type=int, default=DEFAULT_CACHE_MB, help="style-target cache size, MiB")
-    serve.add_argument("--memory-budget-mb", type=int, default=None,
+    serve.add_argument("--cache-mb", type=_number(int, 0, MAX_SETTING_MB), default=DEFAULT_CACHE_MB, help="style-target cache size, MiB")
+    serve.add_argument("--memory-budget-mb", type=_number(int, 1, MAX_SETTING_MB), default=None,
                        help="memory a job may use, the model included (on a CPU the process's RSS), MiB; jobs "
                             "are tiled to stay under it (default: 95%% of the GPU's free memory, or half the RAM)")
-    serve.add_argument("--grace", type=float, default=DEFAULT_GRACE_SECONDS,
+    serve.add_argument("--grace", type=_number(float, 0, 86400), default=DEFAULT_GRACE_SECONDS,
                        help="seconds a running job may finish after SIGINT/SIGTERM before it is cancelled")
 
     stylize = sub.add_parser("stylize", help="stylize CONTENT with STYLE(s) and write a PNG")
@@ -106,8 +127,14 @@ def main(argv: Optional[list[str]] = None) -> int:
         from gimp_plugin.installer import main as install  # written with the plug-in; imported only here
 
         return install(argv[1:])
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.command == "serve":
+        if args.address is None:  # $NST_SERVER is checked like the flag
+            try:
+                args.address = check_address(default_address())
+            except ValueError as exc:
+                parser.error(f"$NST_SERVER: {exc}")
         return serve(args)
     return stylize(args)
 
@@ -125,7 +152,7 @@ def serve(args) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     if stop.is_set():
         return 0
-    address = args.address or default_address()
+    address = args.address
     token = args.token or default_token()
     try:
         handle = start_server(address=address, weights=args.weights, device=args.device,
@@ -133,7 +160,10 @@ def serve(args) -> int:
                               queue_size=args.queue_size, max_pixels=args.max_pixels,
                               max_request_pixels=args.max_request_pixels, queue_mb=args.queue_mb,
                               cache_mb=args.cache_mb, memory_budget_mb=args.memory_budget_mb, wait=False)
-    except (ServerStartError, ValueError) as exc:
+    except ValueError as exc:  # settings that do not fit together (max_request_pixels below max_pixels)
+        print(f"nst serve: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ServerStartError as exc:
         print(f"nst serve: {exc}", file=sys.stderr)
         return EXIT_ERROR
     logging.getLogger("nst.server").info("loading %s weights and warming up (health NOT_SERVING until done)",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import stat
 
 from nst_core.limits import DEFAULT_MAX_PIXELS  # noqa: F401 - one limit for the engine and the server
 
@@ -14,10 +15,40 @@ DEFAULT_QUEUE_MB = 1024  # image data waiting jobs may hold together
 DEFAULT_CACHE_MB = 256
 DEFAULT_GRACE_SECONDS = 10.0
 MAX_STYLES = 16
+# Upper bounds of the operator's settings: each keeps Describe's uint32/uint64 fields and the server's own
+# arithmetic in range, far past any machine's need.
+MAX_QUEUE_SIZE = 10_000
+MAX_SETTING_PIXELS = 2**32  # --max-pixels, --max-request-pixels
+MAX_SETTING_MB = 2**30  # --queue-mb, --cache-mb, --memory-budget-mb: 1 PiB
 
 RESULT_CHUNK_BYTES = 2 * 1024 * 1024  # below gRPC's 4 MiB default so any client (grpcurl) can read results
 TOKEN_METADATA_KEY = "authorization"
 ERROR_FIELD_METADATA_KEY = "nst-error-field"  # trailing metadata on every error the server itself raises
+
+
+def check_address(address: str) -> str:
+    """``host:port`` (port 0-65535, 0 picks a free one) or ``unix:/path`` where the path is free or a socket;
+    raises ValueError saying what is wrong. gRPC itself would wrap a port past 65535 to another one."""
+    if address.startswith("unix:"):
+        path = address[len("unix:"):]
+        path = path[2:] if path.startswith("//") else path
+        if not path:
+            raise ValueError(f"{address!r} names no socket path")
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            folder = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(folder):
+                raise ValueError(f"{address!r}: folder {folder} does not exist") from None
+            return address
+        if not stat.S_ISSOCK(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "a file that is not a socket"
+            raise ValueError(f"{address!r}: {path} is {kind}; the server only replaces a stale socket")
+        return address
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"{address!r} is not HOST:PORT with a port from 0 to 65535, nor unix:/path")
+    return address
 
 
 def default_address() -> str:

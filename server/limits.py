@@ -11,7 +11,8 @@ from grpc_reflection.v1alpha import reflection
 from protos.nst.v1 import style_pb2
 
 from .admission import CallKind
-from .config import DEFAULT_MAX_PIXELS, DEFAULT_QUEUE_MB, DEFAULT_QUEUE_SIZE, MAX_STYLES
+from .config import (DEFAULT_MAX_PIXELS, DEFAULT_QUEUE_MB, DEFAULT_QUEUE_SIZE, MAX_QUEUE_SIZE, MAX_SETTING_MB,
+                     MAX_SETTING_PIXELS, MAX_STYLES)
 
 MIB = 1024 * 1024
 MAX_PREVIEW_SIZE = 4096  # long side of previews, pixels
@@ -48,8 +49,14 @@ class ServerLimits:
     def __post_init__(self):
         if self.max_request_pixels == 0:
             object.__setattr__(self, "max_request_pixels", 2 * self.max_pixels)
-        if self.memory_budget_mb is not None and self.memory_budget_mb <= 0:
-            raise ValueError("memory_budget_mb must be > 0")
+        if self.memory_budget_mb is not None and not 0 < self.memory_budget_mb <= MAX_SETTING_MB:
+            raise ValueError(f"memory_budget_mb must be from 1 to {MAX_SETTING_MB}")
+        uppers = dict(queue_size=MAX_QUEUE_SIZE, queue_bytes=MAX_SETTING_MB * MIB, max_pixels=MAX_SETTING_PIXELS,
+                      max_request_pixels=2 * MAX_SETTING_PIXELS, max_styles=1024,
+                      max_preview_size=65536)
+        for name, upper in uppers.items():
+            if getattr(self, name) > upper:
+                raise ValueError(f"{name} must be at most {upper}")
         for name in ("queue_size", "queue_bytes"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")

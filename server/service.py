@@ -33,8 +33,8 @@ from protos.nst.v1 import style_pb2, style_pb2_grpc
 
 from . import __version__, job_input
 from .admission import Admission
-from .config import (DEFAULT_CACHE_MB, DEFAULT_MAX_PIXELS, DEFAULT_QUEUE_MB, DEFAULT_QUEUE_SIZE, RESULT_CHUNK_BYTES,
-                     TOKEN_METADATA_KEY)
+from .config import (DEFAULT_CACHE_MB, DEFAULT_MAX_PIXELS, DEFAULT_QUEUE_MB, DEFAULT_QUEUE_SIZE, MAX_SETTING_MB,
+                     RESULT_CHUNK_BYTES, TOKEN_METADATA_KEY, check_address)
 from .jobs import JobEnd, JobError, JobManager, ResultPayload
 from .limits import MIB, RECEIVE_SECONDS, STALL_SECONDS, ServerLimits
 from .watchdog import Watchdog
@@ -294,10 +294,11 @@ class ServerHandle:
 
 def _claim_unix_path(address: str) -> None:
     # gRPC unlinks an existing socket file and binds anyway, which would silently take a live server's socket.
+    # Only a socket is ever removed, and only one nobody listens on (check_address refuses anything else).
     path = address[len("unix:"):]
     if path.startswith("//"):  # unix:///abs/path
         path = path[2:]
-    if not os.path.exists(path):
+    if not os.path.lexists(path):
         return
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -311,6 +312,10 @@ def _claim_unix_path(address: str) -> None:
 
 
 def _bind(server: grpc.Server, address: str) -> str:
+    try:
+        check_address(address)
+    except ValueError as exc:
+        raise ServerStartError(f"cannot listen on {exc}") from None
     if address.startswith("unix:"):
         _claim_unix_path(address)
     try:
@@ -358,6 +363,10 @@ def start_server(engine: Optional[StyleEngine] = None, *, load: Optional[Callabl
     and warm-up run in the background, then health turns SERVING. ``wait`` blocks until then and raises
     ServerStartError if loading failed. The limits are explained in ``server.limits`` (ValueError if invalid);
     ``memory_budget_mb`` bounds each job's memory (None: the engine's default budget)."""
+    if not 0 <= cache_mb <= MAX_SETTING_MB:
+        raise ValueError(f"cache_mb must be from 0 to {MAX_SETTING_MB}, got {cache_mb}")
+    if not 0 <= queue_mb <= MAX_SETTING_MB:  # NaN fails this too
+        raise ValueError(f"queue_mb must be from 0 to {MAX_SETTING_MB}, got {queue_mb}")
     limits = ServerLimits(queue_size=queue_size, max_pixels=max_pixels, max_request_pixels=max_request_pixels,
                           queue_bytes=int(queue_mb * MIB), memory_budget_mb=memory_budget_mb,
                           receive_seconds=receive_seconds, stall_seconds=stall_seconds)

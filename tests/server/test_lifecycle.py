@@ -200,3 +200,43 @@ def test_out_of_memory_is_resource_exhausted_and_the_next_job_runs():
             assert any(isinstance(e, Result) for e in events)
         process.send_signal(signal.SIGTERM)
         assert process.wait(60) == 0
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--address", "127.0.0.1:99999"], "65535"),
+    (["--address", "localhost"], "HOST:PORT"),
+    (["--memory-budget-mb", str(2**44)], "--memory-budget-mb"),
+    (["--memory-budget-mb", "0"], "--memory-budget-mb"),
+    (["--cache-mb", "-5"], "--cache-mb"),
+    (["--queue-mb", "nan"], "--queue-mb"),
+    (["--queue-size", "-1"], "--queue-size"),
+    (["--max-pixels", "0"], "--max-pixels"),
+    (["--grace", "inf"], "--grace"),
+    (["--max-pixels", "1000", "--max-request-pixels", "10"], "max_request_pixels"),
+])
+def test_bad_serve_flags_exit_2_with_a_message_before_loading(flags, words):
+    with spawned_server("--address", "127.0.0.1:0", *flags) as process:
+        assert process.wait(120) == 2
+        err = process.stderr.read()
+        assert words in err and "Traceback" not in err and "listening" not in err, err
+
+
+def test_a_unix_address_on_a_file_or_folder_is_refused_and_nothing_is_removed(tmp_path):
+    kept = tmp_path / "notes.txt"
+    kept.write_text("precious")
+    for path, kind in ((kept, "not a socket"), (tmp_path, "folder")):
+        with spawned_server("--address", f"unix:{path}") as process:
+            assert process.wait(120) == 2
+            err = process.stderr.read()
+            assert kind in err and "Traceback" not in err, err
+    assert kept.read_text() == "precious"
+    with pytest.raises(ServerStartError):  # the same from the Python API
+        start_server(engine=None, load=lambda: None, address=f"unix:{kept}", wait=False)
+    assert kept.read_text() == "precious"
+
+
+def test_nst_server_from_the_environment_is_checked_like_the_flag():
+    env = dict(os.environ, NST_SERVER="127.0.0.1:70000")
+    run = subprocess.run([sys.executable, "-m", "server", "serve"], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert run.returncode == 2 and "NST_SERVER" in run.stderr and "65535" in run.stderr, run.stderr
