@@ -288,6 +288,7 @@ class _Job:
         self.overall_step = 0
         self.overall_total = sum(s.steps for s in plan.scales)
         self.cache_hits = 0
+        self.own_keys: set = set()  # cache entries this job made (a small style is the same at every scale)
         self.losses: dict[str, float] = {}
         self.size = plan.scales[0].size  # the scale under way, for an out-of-memory message
 
@@ -336,12 +337,13 @@ class _Job:
                    self.e.weights_info.sha256, self.e.device, self.precision)
             cached = self.hooks.cache.get(key)
             if cached is not None:
-                self.cache_hits += 1
+                self.cache_hits += key not in self.own_keys  # a hit on what this job put is no saving to report
                 return cached
         tiles = self.tiles(style, grid)
         grams = tiling.accumulate_grams(self.net, style, self.opts.style_layers, tiles, self.target_tick)
         if key is not None:
             self.hooks.cache.put(key, grams)
+            self.own_keys.add(key)
         return grams
 
     def tiles(self, image: torch.Tensor, grid: Grid, generator=None) -> list[tiling.Tile]:

@@ -64,6 +64,10 @@ def scales(content: tuple[int, int], max_size: int, min_size: int, multiscale: b
     usable = [(size, n) for size, n in planned if min(size) >= min_side]
     if not usable:
         w, h = planned[-1][0]
+        if min(content) >= min_side:  # the content itself would do: max_size made it too small
+            need = math.ceil(min_side * max(content) / min(content))
+            raise InvalidInput("max_size", f"{max_size} px makes the content {w}×{h}, but the layers used need a "
+                                           f"short side of at least {min_side} px: use a max_size of {need} or more")
         raise InvalidInput("content", f"image is too small: at its working size {w}×{h} the short side must be "
                                       f"at least {min_side} px for the layers used (the deepest halves it "
                                       f"{int(math.log2(min_side))} times)")
@@ -80,6 +84,9 @@ def style_size(style: tuple[int, int], content_side: int, style_scale: float, mi
     short side is ``min_side``; only a style so elongated that this would exceed :data:`MAX_STYLE_SIDE`
     cannot be used.
     """
+    if min(style) < min_side:  # enlarging it would add no texture, only blur (and a long job of noise)
+        raise InvalidInput(field, f"is {style[0]}×{style[1]}: a style image needs at least {min_side} px on its "
+                                  "short side for the style layers used; a larger crop carries its texture")
     long_side = max(1, round(style_scale * min(content_side, max(style))))
     w, h = fit(style, long_side)
     if min(w, h) < min_side:
@@ -90,3 +97,16 @@ def style_size(style: tuple[int, int], content_side: int, style_scale: float, mi
                                       f"side of {min_side} px (that would make it {w}×{h}; at most "
                                       f"{MAX_STYLE_SIDE} px long); crop it")
     return w, h
+
+
+def check_sizes(content: tuple[int, int], styles: list[tuple[int, int]], opts) -> None:
+    """The size checks a job's plan makes (nst_core.plan), from the images' sizes alone: a server runs them
+    before a job waits in its queue. Raises InvalidInput naming max_size, the content or a style."""
+    from .layers import min_input_side
+
+    align = min_input_side(sorted(set(opts.content_layers) | set(opts.style_layers)))
+    style_min = min_input_side(opts.style_layers)
+    for size, _ in scales(content, opts.max_size, opts.min_size, opts.multiscale, opts.steps, opts.coarse_steps,
+                          align):
+        for i, style in enumerate(styles):
+            style_size(style, max(size), opts.style_scale, style_min, f"styles[{i}]")

@@ -67,7 +67,9 @@ def _add_option_flags(p: argparse.ArgumentParser) -> None:
             continue
         default = option_defaults()[name]
         shown = "the preset's" if default is None else ",".join(default) if isinstance(default, tuple) else default
-        kwargs = dict(_FLAG_TYPES.get(spec.kind, {}), default=None, help=f"{spec.help} (default: {shown})")
+        # A help text that states its own default (style_blend: "equal") keeps it, and only it.
+        text = spec.help if "(default:" in spec.help else f"{spec.help} (default: {shown})"
+        kwargs = dict(_FLAG_TYPES.get(spec.kind, {}), default=None, help=text)
         if spec.choices:
             kwargs["choices"] = spec.choices
         p.add_argument(f"--{name.replace('_', '-')}", dest=name, **kwargs)

@@ -16,6 +16,7 @@ from PIL import Image
 from nst_core.errors import InvalidInput
 from nst_core.images import decode_image, open_image
 from nst_core.options import StyleOptions, resolve
+from nst_core.schedule import check_sizes
 from protos.nst.v1 import style_pb2
 
 from .limits import ServerLimits
@@ -184,6 +185,7 @@ def build(request: style_pb2.StylizeRequest, limits: ServerLimits,
     if resolved.init == "image" and not request.HasField("init_image"):
         raise InvalidInput("init_image", 'init "image" needs init_image')
     n_styles = len(request.styles)
+    check_sizes(sources[0].size, [source.size for source in sources[1:1 + n_styles]], resolved)
     room(sum(source.held_bytes for source in sources))
     try:  # corrupt pixel data is refused now, not after the wait; one image at a time
         sources = [source.checked() for source in sources]

@@ -4,11 +4,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 from PIL import Image
 
-from tests.helpers import content_image, free_address, png_bytes, style_image
+from tests.helpers import REPO, content_image, free_address, png_bytes, style_image
 
 SMALL_ARGS = ["--max-size", "32", "--steps", "2"]
 
@@ -125,3 +126,29 @@ def test_full_preset_with_a_forced_tile_size(server, files):
     run = _nst("stylize", str(content), str(style), "-o", str(out), "--server", server.address, "--force",
                "--tile-size", "8", *SMALL_ARGS)
     assert run.returncode == 1 and "tile_size" in run.stderr
+
+
+def test_each_option_flag_states_its_default_once():
+    from server.cli import build_parser
+
+    stylize = build_parser()._subparsers._group_actions[0].choices["stylize"]
+    helps = {action.dest: action.help or "" for action in stylize._actions}
+    assert all(text.count("(default") <= 1 for text in helps.values()), helps
+    assert "(default: equal)" in helps["style_blend"] and "(default: the preset's)" in helps["max_size"]
+
+
+def test_the_readme_client_example_says_what_it_waits_for(tmp_path):
+    readme = (REPO / "README.md").read_text().split("\n### Python\n", 1)[1]
+    example = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    address = free_address()
+    process = subprocess.Popen([sys.executable, "-c", example], cwd=tmp_path, stdout=subprocess.PIPE, text=True,
+                               env=dict(os.environ, NST_SERVER=address, PYTHONPATH=str(REPO)))
+    try:
+        timer = threading.Timer(15, process.kill)
+        timer.start()
+        first = process.stdout.readline()
+        timer.cancel()
+        assert "waiting" in first and address in first, first  # at once, not after the wait
+    finally:
+        process.kill()
+        process.wait()

@@ -242,6 +242,38 @@ def test_waiting_jobs_hold_their_bytes_as_sent_and_the_queue_has_a_memory_budget
             running.close()
 
 
+# -- what a newcomer meets -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field, content, style, options", [
+    ("max_size", content_image((400, 250)), style_image(94), dict(max_size=10)),
+    ("max_size", content_image((400, 100)), style_image(94), dict(max_size=40, multiscale=False)),
+    ("styles[0]", content_image(), Image.new("RGB", (8, 8), (200, 30, 30)), {}),
+    ("styles[0]", content_image(), style_image(95, (300, 12)), {}),
+])
+def test_sizes_that_cannot_work_are_refused_before_the_job(channel, field, content, style, options):
+    request = style_pb2.StylizeRequest(content=_image(content), styles=[_image(style)],
+                                       options=style_pb2.StyleOptions(steps=1, **options))
+    call = style_pb2_grpc.StyleServiceStub(channel).Stylize(request, timeout=60)
+    received = []
+    with pytest.raises(grpc.RpcError) as caught:
+        for message in call:
+            received.append(message)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.value
+    assert _trailing_field(caught.value) == field and not received  # not queued, not started
+    assert "px" in caught.value.details()
+
+
+def test_style_cache_hits_are_reported_only_for_an_earlier_jobs_targets(client):
+    # A 20 px style is the same tensor at every scale: its second scale reuses the first's targets.
+    options = {"max_size": 64, "min_size": 32, "steps": 1, "coarse_steps": 1}
+    style = encoded(style_image(96, (20, 20)))
+    first = [e for e in client.stylize(encoded(content_image((64, 48))), [style], options=options)][-1]
+    second = [e for e in client.stylize(encoded(content_image((64, 48))), [style], options=options)][-1]
+    assert not first.cache_hit and first.style_cache_hits == 0
+    assert second.cache_hit and second.style_cache_hits == 2
+
+
 # -- decoding costs at most its documented bound ------------------------------------------------------------
 
 
