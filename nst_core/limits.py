@@ -10,6 +10,7 @@ MAX_STEPS = 10_000  # optimizer steps per scale
 MAX_SIDE = 65_536  # max_size / min_size, pixels
 MAX_STYLE_SCALE = 4.0  # bounds the style image's memory to 16x the content's working size
 MAX_SEED = 2**63 - 1  # the proto's int64
+MAX_STYLE_IMAGES = 16  # style images per job (and so style_blend values)
 # Loss weights: at these maxima, all together, L-BFGS from noise still converges in float32
 # (tests/nst_core/test_engine.py runs it); at 5x the style's, its third step overflowed to inf.
 MAX_WEIGHT = 1e6  # content_weight, style_weight, tv_weight, and style_weight x style_strength x a layer's weight

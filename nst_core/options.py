@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 from .errors import InvalidInput, quote
 from .layers import LAYER_NAMES
-from .limits import MAX_BLEND, MAX_FACTOR, MAX_SEED, MAX_SIDE, MAX_STEPS, MAX_STYLE_SCALE, MAX_WEIGHT
+from .limits import MAX_BLEND, MAX_STYLE_IMAGES, MAX_FACTOR, MAX_SEED, MAX_SIDE, MAX_STEPS, MAX_STYLE_SCALE, MAX_WEIGHT
 
 CONTENT_LAYERS = ("relu4_2",)
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -69,6 +69,7 @@ class OptionSpec:
     minimum: Optional[float] = None
     maximum: Optional[float] = None
     exclusive_minimum: bool = False  # the value must be greater than ``minimum``
+    max_items: int = 0  # layers, floats: at most this many values (checked before any is read)
     cli: bool = True  # ``nst stylize --flag``
     gimp: Optional[dict] = None  # the plug-in's argument: {"label", "min", "max", "unset"} (see installer)
     on_request: bool = False  # travels as a StylizeRequest field, not inside proto StyleOptions
@@ -108,14 +109,16 @@ class StyleOptions:
                                     gimp={"label": "Style _strength", "min": 0.01, "max": 100.0})
     tv_weight: Optional[float] = _option(None, "total-variation loss weight", "float", minimum=0,
                                         maximum=MAX_WEIGHT)
-    content_layers: tuple[str, ...] = _option(CONTENT_LAYERS, "layers of the content loss", "layers")
-    style_layers: tuple[str, ...] = _option(STYLE_LAYERS, "layers of the style loss", "layers")
+    content_layers: tuple[str, ...] = _option(CONTENT_LAYERS, "layers of the content loss", "layers",
+                                              max_items=len(LAYER_NAMES))
+    style_layers: tuple[str, ...] = _option(STYLE_LAYERS, "layers of the style loss", "layers",
+                                            max_items=len(LAYER_NAMES))
     style_layer_weights: Optional[tuple[float, ...]] = _option(
         None, "one weight per style layer (default: equal, summing to 1)", "floats", minimum=0,
-        maximum=MAX_FACTOR)
+        maximum=MAX_FACTOR, max_items=len(LAYER_NAMES))
     style_blend: Optional[tuple[float, ...]] = _option(
         None, "one weight per style image (default: equal)", "floats", minimum=0, maximum=MAX_BLEND,
-        on_request=True)
+        max_items=MAX_STYLE_IMAGES, on_request=True)
     style_scale: float = _option(1.0, "style image long side relative to the content's working long side",
                                  "float", minimum=0, exclusive_minimum=True, maximum=MAX_STYLE_SCALE)
     optimizer: str = _option("lbfgs", "optimizer", "choice", choices=OPTIMIZERS)
@@ -195,8 +198,16 @@ def _check_layers(name: str, layers) -> tuple[str, ...]:
     return tuple(layers)
 
 
+def check_count(name: str, count: int, spec: OptionSpec) -> None:
+    """A list option's length, checked before any of its values is read or copied."""
+    if spec.max_items and count > spec.max_items:
+        raise InvalidInput(name, f"at most {spec.max_items} values, got {count}")
+
+
 def _check(name: str, value, spec: OptionSpec):
     """Check one (preset-merged) value against its spec; returns it normalized."""
+    if spec.kind in ("layers", "floats") and value is not None and not isinstance(value, str):
+        check_count(name, len(value), spec)
     if spec.kind in ("int", "float"):
         _check_number(name, value, spec)
     elif spec.kind == "choice":

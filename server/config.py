@@ -5,6 +5,7 @@ import os
 import stat
 
 from nst_core.limits import DEFAULT_MAX_PIXELS  # noqa: F401 - one limit for the engine and the server
+from nst_core.limits import MAX_STYLE_IMAGES as MAX_STYLES  # noqa: F401
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 ADDRESS_ENV = "NST_SERVER"  # overrides DEFAULT_ADDRESS for clients and `nst serve`
@@ -14,7 +15,6 @@ DEFAULT_QUEUE_SIZE = 8
 DEFAULT_QUEUE_MB = 1024  # image data waiting jobs may hold together
 DEFAULT_CACHE_MB = 256
 DEFAULT_GRACE_SECONDS = 10.0
-MAX_STYLES = 16
 # Upper bounds of the operator's settings: each keeps Describe's uint32/uint64 fields and the server's own
 # arithmetic in range, far past any machine's need.
 MAX_QUEUE_SIZE = 10_000

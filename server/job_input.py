@@ -15,7 +15,7 @@ from PIL import Image
 
 from nst_core.errors import InvalidInput
 from nst_core.images import decode_image, open_image
-from nst_core.options import StyleOptions, resolve
+from nst_core.options import StyleOptions, check_count, option_specs, resolve
 from nst_core.schedule import check_sizes
 from protos.nst.v1 import style_pb2
 
@@ -129,9 +129,12 @@ def _options(request: style_pb2.StylizeRequest) -> StyleOptions:
     """The proto's options by name (a field left unset keeps the engine's default or the preset's value)."""
     given = request.options
     values = {}
+    specs = option_specs()
+    check_count("style_blend", len(request.style_blend), specs["style_blend"])  # before a value is copied
     for descriptor in given.DESCRIPTOR.fields:
         name = descriptor.name
         if descriptor.is_repeated:
+            check_count(name, len(getattr(given, name)), specs[name])
             if getattr(given, name):
                 values[name] = tuple(getattr(given, name))
         elif given.HasField(name):

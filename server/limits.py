@@ -104,7 +104,7 @@ class ServerLimits:
             max_pixels=self.max_pixels, max_request_bytes=self.max_request_bytes, queue_size=self.queue_size,
             cache_bytes=cache_bytes, max_request_pixels=self.max_request_pixels, max_styles=self.max_styles,
             queue_bytes=self.queue_bytes, max_preview_size=self.max_preview_size,
-            memory_budget_bytes=memory_budget_bytes,
+            memory_budget_bytes=memory_budget_bytes, max_decoded_bytes=self.max_decoded_bytes,
             receive_seconds=self.receive_seconds, stall_seconds=self.stall_seconds,
             calls=[style_pb2.CallLimit(kind=k.name, methods=[m.lstrip("/") for m in k.methods],
                                        max_calls=k.max_calls, max_receiving=k.receiving)

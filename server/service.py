@@ -146,7 +146,7 @@ class StyleServicer(style_pb2_grpc.StyleServiceServicer):
 def _option_info(name: str, spec: OptionSpec) -> style_pb2.OptionInfo:
     bounds = {key: value for key, value in (("minimum", spec.minimum), ("maximum", spec.maximum)) if value is not None}
     return style_pb2.OptionInfo(name=name, kind=spec.kind, help=spec.help, choices=spec.choices,
-                                exclusive_minimum=spec.exclusive_minimum, **bounds)
+                                exclusive_minimum=spec.exclusive_minimum, max_items=spec.max_items, **bounds)
 
 
 _OPTION_INFOS = [_option_info(name, spec) for name, spec in option_specs().items()]
@@ -338,7 +338,10 @@ def _grpc_server(state: _ServerState, admission: Admission) -> tuple[grpc.Server
         # Outermost first: a call with a wrong token is refused before it takes a slot or is read.
         interceptors=([_TokenAuth(state.token)] if state.token else []) + [admission],
         maximum_concurrent_rpcs=_MAX_CALLS_IN_FLIGHT,
+        # Identity only: a compressed request is refused (UNIMPLEMENTED) before it is inflated. gRPC has one
+        # message limit per server, so any method's request could otherwise inflate to max_request_bytes.
         options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", limits.max_request_bytes),
+                 ("grpc.compression_enabled_algorithms_bitset", 1),
                  ("grpc.max_send_message_length", limits.max_request_bytes)],
     )
     style_pb2_grpc.add_StyleServiceServicer_to_server(StyleServicer(state), server)

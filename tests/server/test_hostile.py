@@ -242,6 +242,54 @@ def test_waiting_jobs_hold_their_bytes_as_sent_and_the_queue_has_a_memory_budget
             running.close()
 
 
+# -- compressed requests and request shapes that cost more than they weigh -----------------------------------
+
+_INFLATING = b"\x0a\x80\x80\x80\x7c" + b"a" * (248 * 2**20)  # field 1: 248 MiB of one letter, ~250 KB gzipped
+
+
+@pytest.fixture(scope="module")
+def inflating():
+    return _INFLATING
+
+
+@pytest.mark.parametrize("method", ["/grpc.health.v1.Health/Check", _STYLE + "Describe", _STYLE + "GetJob",
+                                    _STYLE + "Stylize"])
+@pytest.mark.parametrize("compression", [grpc.Compression.Gzip, grpc.Compression.Deflate], ids=["gzip", "deflate"])
+def test_compressed_requests_are_refused_before_they_inflate(server, inflating, method, compression):
+    with grpc.insecure_channel(server.address, options=[("grpc.max_send_message_length", -1)]) as ch:
+        _reset_peak_rss()
+        before = _rss_bytes()
+        multi = ch.unary_stream(method) if method.endswith("Stylize") else ch.unary_unary(method)
+        error = _rpc_error(lambda: multi(inflating, compression=compression, timeout=60))
+        peak = _rss_bytes("VmHWM") - before
+        assert error.code() == grpc.StatusCode.UNIMPLEMENTED and "disabled" in error.details(), error
+        # The client's copy of the 248 MiB it compresses is in this process too; the server adds nothing.
+        assert peak < len(inflating) + 64 * 2**20, f"a compressed {method} raised peak RSS by {peak / 2**20:.0f} MiB"
+        assert _serving(ch)
+
+
+@pytest.mark.parametrize("field, count", [("style_blend", 10**7), ("style_layer_weights", 10**6),
+                                          ("content_layers", 10**6), ("style_layers", 10**6)])
+def test_oversize_repeated_fields_are_refused_from_their_count(channel, field, count):
+    request = _request()
+    if field == "style_blend":
+        request.style_blend.extend([1.0] * count)
+    elif field == "style_layer_weights":
+        request.options.style_layer_weights.extend([1.0] * count)
+    else:
+        getattr(request.options, field).extend(["relu1_1"] * count)
+    data = request.SerializeToString()
+    del request
+    _reset_peak_rss()
+    before = _rss_bytes()
+    error = _rpc_error(lambda: channel.unary_stream(_STYLE + "Stylize")(data, timeout=60))
+    peak = _rss_bytes("VmHWM") - before
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and _trailing_field(error) == field, error
+    assert f"got {count}" in error.details()
+    # Held once each by the client's channel, gRPC, Python's bytes and protobuf: no Python value per item.
+    assert peak < 4 * len(data) + 64 * 2**20, f"{len(data) / 2**20:.0f} MiB raised peak RSS by {peak / 2**20:.0f} MiB"
+
+
 # -- what a newcomer meets -----------------------------------------------------------------------------------
 
 

@@ -272,7 +272,7 @@ class DescribeRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ("max_pixels", "max_request_bytes", "queue_size", "cache_bytes", "max_styles", "max_request_pixels", "queue_bytes", "max_preview_size", "receive_seconds", "stall_seconds", "calls", "memory_budget_bytes")
+    __slots__ = ("max_pixels", "max_request_bytes", "queue_size", "cache_bytes", "max_styles", "max_request_pixels", "queue_bytes", "max_preview_size", "receive_seconds", "stall_seconds", "calls", "memory_budget_bytes", "max_decoded_bytes")
     MAX_PIXELS_FIELD_NUMBER: _ClassVar[int]
     MAX_REQUEST_BYTES_FIELD_NUMBER: _ClassVar[int]
     QUEUE_SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -285,6 +285,7 @@ class Limits(_message.Message):
     STALL_SECONDS_FIELD_NUMBER: _ClassVar[int]
     CALLS_FIELD_NUMBER: _ClassVar[int]
     MEMORY_BUDGET_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_DECODED_BYTES_FIELD_NUMBER: _ClassVar[int]
     max_pixels: int
     max_request_bytes: int
     queue_size: int
@@ -297,7 +298,8 @@ class Limits(_message.Message):
     stall_seconds: float
     calls: _containers.RepeatedCompositeFieldContainer[CallLimit]
     memory_budget_bytes: int
-    def __init__(self, max_pixels: _Optional[int] = ..., max_request_bytes: _Optional[int] = ..., queue_size: _Optional[int] = ..., cache_bytes: _Optional[int] = ..., max_styles: _Optional[int] = ..., max_request_pixels: _Optional[int] = ..., queue_bytes: _Optional[int] = ..., max_preview_size: _Optional[int] = ..., receive_seconds: _Optional[float] = ..., stall_seconds: _Optional[float] = ..., calls: _Optional[_Iterable[_Union[CallLimit, _Mapping]]] = ..., memory_budget_bytes: _Optional[int] = ...) -> None: ...
+    max_decoded_bytes: int
+    def __init__(self, max_pixels: _Optional[int] = ..., max_request_bytes: _Optional[int] = ..., queue_size: _Optional[int] = ..., cache_bytes: _Optional[int] = ..., max_styles: _Optional[int] = ..., max_request_pixels: _Optional[int] = ..., queue_bytes: _Optional[int] = ..., max_preview_size: _Optional[int] = ..., receive_seconds: _Optional[float] = ..., stall_seconds: _Optional[float] = ..., calls: _Optional[_Iterable[_Union[CallLimit, _Mapping]]] = ..., memory_budget_bytes: _Optional[int] = ..., max_decoded_bytes: _Optional[int] = ...) -> None: ...
 
 class CallLimit(_message.Message):
     __slots__ = ("kind", "methods", "max_calls", "max_receiving")
@@ -312,7 +314,7 @@ class CallLimit(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., methods: _Optional[_Iterable[str]] = ..., max_calls: _Optional[int] = ..., max_receiving: _Optional[int] = ...) -> None: ...
 
 class OptionInfo(_message.Message):
-    __slots__ = ("name", "kind", "help", "choices", "minimum", "maximum", "exclusive_minimum")
+    __slots__ = ("name", "kind", "help", "choices", "minimum", "maximum", "exclusive_minimum", "max_items")
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     HELP_FIELD_NUMBER: _ClassVar[int]
@@ -320,6 +322,7 @@ class OptionInfo(_message.Message):
     MINIMUM_FIELD_NUMBER: _ClassVar[int]
     MAXIMUM_FIELD_NUMBER: _ClassVar[int]
     EXCLUSIVE_MINIMUM_FIELD_NUMBER: _ClassVar[int]
+    MAX_ITEMS_FIELD_NUMBER: _ClassVar[int]
     name: str
     kind: str
     help: str
@@ -327,7 +330,8 @@ class OptionInfo(_message.Message):
     minimum: float
     maximum: float
     exclusive_minimum: bool
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., help: _Optional[str] = ..., choices: _Optional[_Iterable[str]] = ..., minimum: _Optional[float] = ..., maximum: _Optional[float] = ..., exclusive_minimum: _Optional[bool] = ...) -> None: ...
+    max_items: int
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., help: _Optional[str] = ..., choices: _Optional[_Iterable[str]] = ..., minimum: _Optional[float] = ..., maximum: _Optional[float] = ..., exclusive_minimum: _Optional[bool] = ..., max_items: _Optional[int] = ...) -> None: ...
 
 class Preset(_message.Message):
     __slots__ = ("name", "max_size", "steps", "coarse_steps", "content_weight", "style_weight", "tv_weight", "label", "help")
