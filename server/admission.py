@@ -9,11 +9,22 @@ health check always finds one.
 Every handler is re-registered as request-streaming so that the budget is taken *before* the request is
 received (a unary handler gets its request only after gRPC has read it, on a pool thread), and so that
 requests are parsed here (see ``wire``).
+
+gRPC Python gives every call a pool thread from its start, also while its request has not arrived, so a
+caller that opens calls and sends nothing holds threads and places. Hence: each kind runs on a thread pool
+of its own (one thread per place, plus spares for refusals), so idle calls of one kind never take another
+kind's threads; and a call still waiting for its request after ``idle_seconds`` gives its place up as soon
+as another caller of its kind needs one (it is cancelled). A small request travels with its call's headers,
+so only a silent or stalled caller is ever still waiting after a second; a Stylize request may be hundreds
+of MiB, and its callers get longer. Places are thus kept by callers whose bytes arrive.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
+import time
+from concurrent import futures
 from dataclasses import dataclass
 from typing import Optional
 
@@ -32,10 +43,14 @@ class CallKind:
     methods: tuple[str, ...]  # full method names, "/package.Service/Method"
     max_calls: int  # in progress at once; 0: unlimited
     max_receiving: int = 0  # of those, receiving and checking their request; 0: as many as max_calls
+    idle_seconds: float = 1.0  # a call still without its request after this gives its place to a newcomer
 
     @property
     def receiving(self) -> int:
         return self.max_receiving or self.max_calls
+
+
+SPARE_THREADS = 4  # per kind: refusals run on these while every place is taken
 
 
 class _Budget:
@@ -45,32 +60,63 @@ class _Budget:
         self._receiving = threading.BoundedSemaphore(kind.receiving) if kind.max_calls else None
         self._lock = threading.Lock()
         self.in_progress = 0
+        self._waiting: dict[object, tuple[float, object]] = {}  # calls without their request: since, context
+        self._sending: dict[object, tuple[float, object]] = {}  # of those, holding a receiving place
+        self.pool = futures.ThreadPoolExecutor(max_workers=(kind.max_calls or 64) + SPARE_THREADS,
+                                               thread_name_prefix=f"nst-{kind.name.replace(' ', '-')}")
+
+    def _evict(self, calls: dict) -> bool:
+        """Cancel the call that has waited longest for its request, if past ``idle_seconds``."""
+        with self._lock:
+            idle = [(since, key) for key, (since, _) in calls.items()
+                    if time.monotonic() - since >= self.kind.idle_seconds]
+            if not idle:
+                return False
+            _, key = min(idle, key=lambda item: item[0])
+            _, context = calls.pop(key)
+            self._waiting.pop(key, None)
+        context.cancel()  # its handler ends and gives its place back
+        return True
 
     def enter(self, context) -> "_Slot":
         if self._calls is not None and not self._calls.acquire(blocking=False):
-            wire.abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED,
-                       f"too many {self.kind.what} at once: the server's limit is {self.kind.max_calls}; "
-                       "try again shortly")
+            if not (self._evict(self._waiting) and self._calls.acquire(timeout=5)):
+                wire.abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED,
+                           f"too many {self.kind.what} at once: the server's limit is {self.kind.max_calls}; "
+                           "try again shortly")
+        slot = _Slot(self)
         with self._lock:
             self.in_progress += 1
-        slot = _Slot(self)
+            self._waiting[slot] = (time.monotonic(), context)
         context.add_callback(slot.release)  # also when the call ends without closing the handler
         return slot
 
-    def receive(self, context, seconds: float) -> None:
-        """Wait (up to ``seconds``) for one of the receiving places; see ``CallKind.max_receiving``."""
-        if self._receiving is not None and not self._receiving.acquire(timeout=seconds):
-            wire.abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED,
-                       f"too many {self.kind.what} sending their request at once: the server's limit is "
-                       f"{self.kind.receiving}; try again shortly")
+    def receive(self, slot: "_Slot", context, seconds: float) -> None:
+        """Wait (up to ``seconds``) for one of the receiving places; see ``CallKind.max_receiving``. While it
+        waits, a holder still sending after ``idle_seconds`` loses its place."""
+        if self._receiving is None:
+            return
+        deadline = time.monotonic() + seconds
+        while not self._receiving.acquire(timeout=0.1):
+            if time.monotonic() >= deadline or not context.is_active():
+                wire.abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED,
+                           f"too many {self.kind.what} sending their request at once: the server's limit is "
+                           f"{self.kind.receiving}; try again shortly")
+            self._evict(self._sending)
+        with self._lock:
+            self._sending[slot] = (time.monotonic(), context)
 
-    def received(self) -> None:
+    def received(self, slot: "_Slot") -> None:
+        with self._lock:
+            self._waiting.pop(slot, None)
+            self._sending.pop(slot, None)
         if self._receiving is not None:
             self._receiving.release()
 
-    def _leave(self) -> None:
+    def _leave(self, slot) -> None:
         with self._lock:
             self.in_progress -= 1
+            self._waiting.pop(slot, None)
         if self._calls is not None:
             self._calls.release()
 
@@ -85,7 +131,7 @@ class _Slot:
         with self._lock:
             held, self._held = self._held, False
         if held:
-            self._budget._leave()
+            self._budget._leave(self)
 
     def __enter__(self) -> "_Slot":
         return self
@@ -107,6 +153,10 @@ class Admission(grpc.ServerInterceptor):
         self.stall_seconds = stall_seconds
         self.watchdog = watchdog
 
+    def shutdown(self) -> None:
+        for budget in self._budgets.values():
+            budget.pool.shutdown(wait=False)
+
     def in_progress(self) -> dict[str, int]:
         """Calls in progress per kind."""
         return {name: budget.in_progress for name, budget in self._budgets.items()}
@@ -127,9 +177,11 @@ class _Guarded:
 
     def handler(self) -> grpc.RpcMethodHandler:
         h = self.original
+        behavior = functools.partial(self._streaming if h.response_streaming else self._unary)
+        behavior.experimental_thread_pool = self.budget.pool  # gRPC runs the call on its kind's threads
         if h.response_streaming:
-            return grpc.stream_stream_rpc_method_handler(self._streaming, response_serializer=h.response_serializer)
-        return grpc.stream_unary_rpc_method_handler(self._unary, response_serializer=h.response_serializer)
+            return grpc.stream_stream_rpc_method_handler(behavior, response_serializer=h.response_serializer)
+        return grpc.stream_unary_rpc_method_handler(behavior, response_serializer=h.response_serializer)
 
     def _argument(self, requests, context):
         if self.original.request_streaming:
@@ -138,24 +190,28 @@ class _Guarded:
                              self.a.receive_seconds)
 
     def _unary(self, requests, context):
-        with self.budget.enter(context):
-            self.budget.receive(context, self.a.receive_seconds)
+        with self.budget.enter(context) as slot:
+            self.budget.receive(slot, context, self.a.receive_seconds)
             try:
                 argument = self._argument(requests, context)
-                return self.behavior(argument, context)
             finally:
-                self.budget.received()
+                self.budget.received(slot)
+            return self.behavior(argument, context)
 
     def _streaming(self, requests, context):
-        with self.budget.enter(context):
+        with self.budget.enter(context) as slot:
             # A streaming handler keeps its receiving place until its first response: for Stylize that is
             # when the request has been checked and queued, and the handler no longer holds it.
-            self.budget.receive(context, self.a.receive_seconds)
+            self.budget.receive(slot, context, self.a.receive_seconds)
             try:
-                responses = iter(self.behavior(self._argument(requests, context), context))
+                argument = self._argument(requests, context)
+                with self.budget._lock:  # arrived: no longer idle, though still checking
+                    self.budget._waiting.pop(slot, None)
+                    self.budget._sending.pop(slot, None)
+                responses = iter(self.behavior(argument, context))
                 first = next(responses, _END)
             finally:
-                self.budget.received()
+                self.budget.received(slot)
             if first is _END:
                 return
             yield from wire.sent_in_time(itertools.chain([first], responses), context, self.a.watchdog,

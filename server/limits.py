@@ -21,6 +21,10 @@ STALL_SECONDS = 60.0  # a response the client has not taken by then ends the cal
 # Stylize calls beyond the queue's jobs: results still streaming, requests being checked or refused.
 STYLIZE_SPARE = 8
 STYLIZE_RECEIVING = 2  # Stylize requests received and checked at once: each may be max_request_bytes
+# A Stylize request may be max_request_bytes: a caller still sending after this long gives its receiving
+# place up when another caller waits for one (a local 528 MiB request arrives within a few seconds).
+STYLIZE_IDLE_SECONDS = 10.0
+HEALTH_CHECKS = 64  # health checks in progress at once (each answers at once; idle ones give way, see admission)
 SPARE_THREADS = 16  # for health checks and prompt refusals, beyond every budgeted call
 
 
@@ -70,13 +74,13 @@ class ServerLimits:
             raise ValueError("max_request_pixels must be at least max_pixels")
         object.__setattr__(self, "calls", (
             CallKind("stylize", "Stylize calls", _methods(_STYLE, "Stylize"),
-                     self.queue_size + 1 + STYLIZE_SPARE, STYLIZE_RECEIVING),
+                     self.queue_size + 1 + STYLIZE_SPARE, STYLIZE_RECEIVING, STYLIZE_IDLE_SECONDS),
             CallKind("jobs", "CancelJob, GetJob and Describe calls", _methods(_STYLE, "CancelJob", "GetJob", "Describe"),
                      16),
             CallKind("reflection", "reflection streams",
                      _methods(reflection.SERVICE_NAME, "ServerReflectionInfo"), 8),
             CallKind("health watch", "health Watch streams", _methods(health.SERVICE_NAME, "Watch"), 8),
-            CallKind("health check", "health checks", _methods(health.SERVICE_NAME, "Check"), 0),
+            CallKind("health check", "health checks", _methods(health.SERVICE_NAME, "Check"), HEALTH_CHECKS),
         ))
 
     @property

@@ -260,6 +260,7 @@ class ServerHandle:
         # A short grace lets handlers send the final status of the jobs just ended.
         self._server.stop(min(grace, 2.0)).wait()
         self.admission.watchdog.stop()
+        self.admission.shutdown()
         log.info("server on %s stopped", self.address)
 
     def wait_for_termination(self, timeout: Optional[float] = None) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 
 import grpc
 import pytest
@@ -15,6 +16,7 @@ from PIL import Image
 
 from protos.nst.v1 import style_pb2, style_pb2_grpc
 from server.client import ClientError, Result, Started, StyleClient
+from server.limits import STYLIZE_IDLE_SECONDS
 from tests.helpers import (SMALL, content_image, encoded, png_bytes, running_server, style_image, tiff_bytes,
                            wait_for)
 
@@ -166,6 +168,61 @@ def test_a_request_that_never_arrives_is_cancelled_and_frees_its_slot(engine):
         assert call.cancelled() or call.code() == grpc.StatusCode.CANCELLED
         assert wait_for(lambda: handle.admission.in_progress()["jobs"] == 0, timeout=5)
         release.set()
+
+
+@pytest.mark.parametrize("method, kind, count, idle", [
+    ("/grpc.health.v1.Health/Check", "stream_unary", 100, 1.0),
+    ("/nst.v1.StyleService/Describe", "stream_unary", 100, 1.0),
+    ("/nst.v1.StyleService/GetJob", "stream_unary", 40, 1.0),
+    ("/nst.v1.StyleService/Stylize", "stream_stream", 40, STYLIZE_IDLE_SECONDS),
+])
+def test_silent_callers_hold_no_place_once_others_need_it(busy_server, method, kind, count, idle):
+    release = threading.Event()
+    with grpc.insecure_channel(busy_server.address) as ch:
+        make = ch.stream_unary(method).future if kind == "stream_unary" else ch.stream_stream(method)
+        calls = [make(_idle(release), timeout=120) for _ in range(count)]
+        try:
+            time.sleep(idle + 0.5)  # past the kind's idle_seconds: the silent calls are idle now
+            with StyleClient(busy_server.address, timeout=120) as c:
+                started = time.monotonic()
+                assert c.health() == "SERVING"
+                assert c.describe()["version"]
+                assert time.monotonic() - started < 10
+                events = list(c.stylize(encoded(content_image()), [encoded(style_image(97))], options=SMALL))
+                assert any(isinstance(e, Result) for e in events)
+                assert time.monotonic() - started < 60  # a Stylize waits at most idle_seconds for a place
+        finally:
+            release.set()
+            for call in calls:
+                call.cancel()
+    assert wait_for(lambda: not any(busy_server.admission.in_progress().values()), timeout=30)
+
+
+def test_a_client_reopening_silent_stylize_calls_keeps_no_job_out(busy_server):
+    stop = threading.Event()
+    opened = []
+
+    def reopen():  # two silent Stylize calls at all times, reopened as soon as one ends
+        with grpc.insecure_channel(busy_server.address) as ch:
+            while not stop.is_set():
+                live = [c for c in opened if c.is_active()]
+                for _ in range(2 - len(live)):
+                    opened.append(ch.stream_stream(_STYLE + "Stylize")(_idle(stop), timeout=120))
+                time.sleep(0.05)
+            for call in opened:
+                call.cancel()
+
+    thread = threading.Thread(target=reopen)
+    thread.start()
+    try:
+        time.sleep(1.0)
+        with StyleClient(busy_server.address, timeout=120) as c:
+            for seed in (98, 99):
+                events = list(c.stylize(encoded(content_image()), [encoded(style_image(seed))], options=SMALL))
+                assert any(isinstance(e, Result) for e in events)
+    finally:
+        stop.set()
+        thread.join(30)
 
 
 def _refusals(calls) -> list:

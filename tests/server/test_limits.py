@@ -49,7 +49,8 @@ def test_defaults_are_consistent():
     assert limits.threads == sum(kind.max_calls for kind in (*limits.calls, limits.other_calls)) + SPARE_THREADS
     stylize = next(kind for kind in limits.calls if kind.name == "stylize")
     assert stylize.max_calls > limits.queue_size + 1 > stylize.max_receiving > 0
-    assert next(kind for kind in limits.calls if kind.name == "health check").max_calls == 0  # never limited
+    # Every kind is bounded (its own threads); idle callers give their places to newcomers (admission).
+    assert all(kind.max_calls > 0 for kind in limits.calls)
 
 
 @pytest.mark.parametrize("settings", [dict(queue_size=-1), dict(max_pixels=0), dict(max_styles=0),
