@@ -38,7 +38,14 @@ def test_readme_limits_table_matches_describe(client):
     limits = described["limits"]
     assert {f"limits.{name}" for name in limits if name != "calls"} <= paths, "a Describe limit is missing"
     assert {f"limits.calls.{kind}.max_calls" for kind in limits["calls"]} <= paths
-    assert {f"options.{name}.maximum" for name in ("steps", "max_size", "style_scale")} <= paths
+    assert {f"options.{name}.maximum" for name in ("steps", "max_size", "style_scale", "style_weight",
+                                                    "style_strength", "style_blend", "seed")} <= paths
+    assert {"options.style_layers.max_items", "options.style_blend.max_items"} <= paths
+    options = described["options"]
+    for same in (("content_weight", "style_weight", "tv_weight"), ("style_strength", "style_layer_weights"),
+                 ("content_layers", "style_layers", "style_layer_weights")):
+        key = "max_items" if same[0] == "content_layers" else "maximum"
+        assert len({options[name][key] for name in same}) == 1, same  # one README row speaks for each group
 
 
 def test_defaults_are_consistent():
