@@ -103,8 +103,8 @@ class StyleOptions:
                                               maximum=MAX_WEIGHT)
     style_weight: Optional[float] = _option(None, "style loss weight (beta)", "float", minimum=0,
                                             maximum=MAX_WEIGHT)
-    style_strength: float = _option(1.0, "multiplies the preset's style weight (1 = the preset's balance; style_weight × "
-                                    "style_strength × a style layer's weight: at most 1e6)",
+    style_strength: float = _option(1.0, "multiplies the preset's style weight (1 = the preset's balance; "
+                                    "style_weight × style_strength × a style layer's weight: at most 1e6)",
                                     "float", minimum=0, maximum=MAX_FACTOR,
                                     gimp={"label": "Style _strength", "min": 0.01, "max": 100.0})
     tv_weight: Optional[float] = _option(None, "total-variation loss weight", "float", minimum=0,

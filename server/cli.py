@@ -103,13 +103,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--preprocessing", choices=("caffe", "torch"),
                        help="input preprocessing a weights file path was trained with (required for a path)")
     serve.add_argument("--token", help="require this bearer token on every call but health (default: $NST_TOKEN)")
-    serve.add_argument("--queue-size", type=_number(int, 0, MAX_QUEUE_SIZE), default=DEFAULT_QUEUE_SIZE, help="jobs that may wait (default 8)")
-    serve.add_argument("--max-pixels", type=_number(int, 1, MAX_SETTING_PIXELS), default=DEFAULT_MAX_PIXELS, help="largest image, width*height")
+    serve.add_argument("--queue-size", type=_number(int, 0, MAX_QUEUE_SIZE), default=DEFAULT_QUEUE_SIZE,
+                       help="jobs that may wait (default 8)")
+    serve.add_argument("--max-pixels", type=_number(int, 1, MAX_SETTING_PIXELS), default=DEFAULT_MAX_PIXELS,
+                       help="largest image, width*height")
     serve.add_argument("--max-request-pixels", type=_number(int, 0, 2 * MAX_SETTING_PIXELS), default=0,
                        help="largest width*height of a request's images together (default: twice --max-pixels)")
     serve.add_argument("--queue-mb", type=_number(float, 0, MAX_SETTING_MB), default=DEFAULT_QUEUE_MB,
                        help=f"image data waiting jobs may hold together, MiB (default {DEFAULT_QUEUE_MB})")
-    serve.add_argument("--cache-mb", type=_number(int, 0, MAX_SETTING_MB), default=DEFAULT_CACHE_MB, help="style-target cache size, MiB")
+    serve.add_argument("--cache-mb", type=_number(int, 0, MAX_SETTING_MB), default=DEFAULT_CACHE_MB,
+                       help="style-target cache size, MiB")
     serve.add_argument("--memory-budget-mb", type=_number(int, 1, MAX_SETTING_MB), default=None,
                        help="memory a job may use, the model included (on a CPU the process's RSS), MiB; jobs "
                             "are tiled to stay under it (default: 95%% of the GPU's free memory, or half the RAM)")
