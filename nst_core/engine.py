@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from . import images, lean, memory, precision as precision_mod, tiling
+from . import images, lean, losses, memory, precision as precision_mod, tiling
 from .cache import TargetCache
 from .errors import Cancelled, DeviceOutOfMemory, InvalidInput, is_out_of_memory, quote
 from .memory import MemoryModel
@@ -417,6 +417,19 @@ def _check_finite(losses: dict[str, float], image: torch.Tensor, size: tuple[int
                                             f"what float32 arithmetic holds; lower {option}")
 
 
+def _weights(opts: ResolvedOptions, content_targets, style_targets, content: torch.Tensor) -> tiling.Weights:
+    """α, β × strength and TV on scale-free terms: each style layer's ‖G − A‖² relative to its target's ‖A‖²,
+    each content layer's ‖F − P‖² relative to ‖P‖², TV relative to the content's own at this scale. So no
+    layer drowns the others (raw Gram magnitudes differ by orders between layers and with the style), and
+    the weights mean the same for every picture and scale."""
+    style_layers = {layer: w / max(float(style_targets[layer].pow(2).mean()), 1e-30)
+                    for layer, w in zip(opts.style_layers, opts.style_layer_weights)}
+    content_layers = {layer: 1.0 / max(float(t.pow(2).mean()), 1e-30) for layer, t in content_targets.items()}
+    tv = opts.tv_weight / max(float(losses.tv_loss(content)), 1.0)  # a flat content has no TV of its own
+    return tiling.Weights(opts.content_weight, opts.style_weight * opts.style_strength, tv, style_layers,
+                          content_layers)
+
+
 class _Scale:
     """One scale of a job: targets, initial image, optimizer, and the steps."""
 
@@ -433,10 +446,11 @@ class _Scale:
         content_targets = tiling.assemble_features(job.net, content, opts.content_layers,
                                                    job.tiles(content, self.plan.content_grid), job.target_tick)
         init = self._initial(content, previous)
-        del content, previous
-        objective = tiling.TiledObjective(job.net, content_targets, style_targets, tiling.Weights(
-            opts.content_weight, opts.style_weight * opts.style_strength, opts.tv_weight,
-            dict(zip(opts.style_layers, opts.style_layer_weights))), job.keep_net if self.plan.grid.keep else None)
+        del previous
+        objective = tiling.TiledObjective(job.net, content_targets, style_targets,
+                                          _weights(opts, content_targets, style_targets, content),
+                                          job.keep_net if self.plan.grid.keep else None)
+        del content
         return self._optimize(objective, init)
 
     def _initial(self, content: torch.Tensor, previous: Optional[torch.Tensor]) -> torch.Tensor:

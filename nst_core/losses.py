@@ -5,6 +5,10 @@
   at least float32, whatever the features' precision.
 * style: ``Σ_l w_l · mean((G_l - A_l)^2)`` over the C² entries of each layer's Gram matrix.
 * total variation: mean squared difference of neighbouring pixels (0..255 scale), both directions.
+
+A job weighs these relative to their targets (``nst_core.engine._weights``): each style layer's term by
+``1 / mean(A_l²)`` and each content layer's by ``1 / mean(P²)``, TV by the content's own TV, so every term
+is a relative distance, no layer drowns the others, and α, β mean the same for any picture and scale.
 """
 from __future__ import annotations
 

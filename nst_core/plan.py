@@ -21,7 +21,7 @@ from .schedule import scales as schedule_scales
 from .schedule import style_size
 from .tiling import exact_halo, max_piece
 
-DEFAULT_HALO = 32  # px of context around a tile: gradient within 1e-4 of the exact one (README "Engine")
+DEFAULT_HALO = 64  # px of context around a tile: gradient within about 1e-4 of the exact one (README "Engine")
 JITTER_SHARE = 8  # tile cuts move by up to 1/8 of a tile between steps
 FORWARD_COST = 0.4  # a forward without gradients costs this share of a forward+backward (measured, CPU)
 # Kept tiles (nst_core.lean): a tile's forward that keeps its compact record costs this share of an autograd

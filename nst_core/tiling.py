@@ -199,12 +199,14 @@ def assemble_features(net: Net, image: torch.Tensor, layers: Sequence[str], tile
 
 @dataclass
 class Weights:
-    """What the objective weighs: α, β, TV and the style layers' own weights (summing to 1)."""
+    """What the objective weighs: α, β, TV, the style layers' own weights and the content layers' (each
+    content layer's term is averaged over the layers, times its factor here; absent: 1)."""
 
     content: float
     style: float
     tv: float
     style_layers: Mapping[str, float]
+    content_layers: Optional[Mapping[str, float]] = None
 
 
 class TiledObjective:
@@ -307,6 +309,8 @@ class TiledObjective:
             d = downsample(layer)
             diff = tile.crop(feats[layer], d).float() - tile.global_crop(target, d)
             term = diff.pow(2).sum() / target.numel()
+            if self.w.content_layers is not None:
+                term = term * self.w.content_layers[layer]
             total = term if total is None else total + term
         return total / len(self.content_targets)
 

@@ -206,3 +206,20 @@ def test_a_diverging_job_fails_naming_the_weight_never_a_black_picture(engine):
         engine._run(Image.new("RGB", (48, 36), (90, 120, 60)), [Image.effect_noise((32, 32), 60).convert("RGB")],
                     None, opts, None, None, None, None)
     assert info.value.field == "style_weight" and "float32" in str(info.value)
+
+
+def test_a_higher_style_strength_ends_with_a_lower_style_loss(engine, cat, starry):
+    # The loss terms are relative (each style layer against its target's norm), so the unweighted style term
+    # is comparable between strengths; a stronger setting must carry more of the painting.
+    def style_term(strength):
+        result, _ = run(engine, small(cat), [small(starry)], max_size=64, steps=20, style_strength=strength)
+        opts = StyleOptions(**TINY)
+        from nst_core.options import resolve
+
+        return result.losses["style"] / (resolve(opts, 1).style_weight * strength), result
+
+    weak, weak_result = style_term(0.1)
+    strong, strong_result = style_term(1.0)
+    assert strong < 0.8 * weak, (weak, strong)
+    again, again_result = style_term(1.0)
+    assert again_result.image.tobytes() == strong_result.image.tobytes() or DEVICE_IS_CUDA  # same seed, same picture
