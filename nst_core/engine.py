@@ -483,12 +483,18 @@ class _Scale:
                 job.report(self.stage, plan, step, done, passes, None)
             job.check_cancel()  # a cancel, also one from this report's callback, stops before the next tile
 
+        # The relative terms are O(1) however large the image, so a pixel's gradient shrinks with the pixel
+        # count. L-BFGS skips a curvature pair when yᵀs ≤ 1e-10 (an absolute threshold) and Adam adds an
+        # absolute ε: on a nearly converged picture both would stall without moving a pixel. Summing over
+        # pixels (× H·W) makes the gradient per pixel independent of size; the reported losses stay relative.
+        scale = float(image.shape[2] * image.shape[3])
+
         def closure() -> torch.Tensor:
             tiles = job.tiles(image, plan.grid, self.generator)
             terms, grad = objective(image.detach(), tiles, on_tile)
-            image.grad = grad
+            image.grad = grad.mul_(scale)
             job.losses = terms
-            return torch.tensor(terms["total"])
+            return torch.tensor(terms["total"] * scale)
 
         later = sum(s.target_work + s.steps * s.step_work for s in job.plan.scales[self.stage:])
         job.eta.remaining = later + plan.steps * plan.step_work

@@ -223,3 +223,12 @@ def test_a_higher_style_strength_ends_with_a_lower_style_loss(engine, cat, starr
     assert strong < 0.8 * weak, (weak, strong)
     again, again_result = style_term(1.0)
     assert again_result.image.tobytes() == strong_result.image.tobytes() or DEVICE_IS_CUDA  # same seed, same picture
+
+
+def test_restyling_a_stylized_picture_still_moves_it(engine, cat, starry):
+    # A picture already close to the style has tiny relative-loss gradients; the optimizer must still take
+    # steps (L-BFGS drops curvature pairs below an absolute yᵀs, Adam adds an absolute ε), not return it as is.
+    first, _ = run(engine, small(cat, 240), [small(starry, 240)], max_size=240, steps=30)
+    again, seen = run(engine, first.image, [small(starry, 240)], max_size=240, steps=4)
+    diff = np.abs(np.asarray(again.image, float) - np.asarray(first.image, float)).mean()
+    assert diff > 0.5 and seen[-1].losses["style"] < seen[0].losses["style"], diff
