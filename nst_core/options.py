@@ -119,8 +119,9 @@ class StyleOptions:
     style_blend: Optional[tuple[float, ...]] = _option(
         None, "one weight per style image (default: equal)", "floats", minimum=0, maximum=MAX_BLEND,
         max_items=MAX_STYLE_IMAGES, on_request=True)
-    style_scale: float = _option(1.0, "style image long side relative to the content's working long side",
-                                 "float", minimum=0, exclusive_minimum=True, maximum=MAX_STYLE_SCALE)
+    style_scale: float = _option(1.0, "style image size relative to the content's (the style gets this² × "
+                                 "the content's pixel count)", "float",
+                                 minimum=0, exclusive_minimum=True, maximum=MAX_STYLE_SCALE)
     optimizer: str = _option("lbfgs", "optimizer", "choice", choices=OPTIMIZERS)
     learning_rate: float = _option(2.0, "Adam's step size (pixels on a 0..255 scale)", "float",
                                    minimum=0, exclusive_minimum=True, maximum=255.0)

@@ -182,7 +182,7 @@ def plan_job(content: tuple[int, int], styles: Sequence[tuple[int, int]], opts: 
     scales = []
     for size, n_steps in schedule_scales(content, opts.max_size, opts.min_size, opts.multiscale, opts.steps,
                                          opts.coarse_steps, align):
-        style_sizes = tuple(style_size(s, max(size), opts.style_scale, style_min, f"styles[{i}]")
+        style_sizes = tuple(style_size(s, size, opts.style_scale, style_min, f"styles[{i}]")
                             for i, s in enumerate(styles))
         scales.append(_plan_scale(size, n_steps, style_sizes, opts, align, room, model))
     return JobPlan(tuple(scales), budget, resident, align)

@@ -30,7 +30,8 @@ def test_full_goes_up_to_the_content_size_and_never_beyond():
 def test_styles_are_not_blown_up_past_their_own_size():
     job = plan((4096, 3072), 64 * GIB, styles=[(1024, 640)], preset="full")
     assert [s.style_sizes[0] for s in job.scales][-3:] == [(1024, 640), (1024, 640), (1024, 640)]
-    assert job.scales[0].style_sizes[0] == (128, 80)
+    # Below that, the style gets the content's pixel count (128×96 = 12288 px; 140×88 = 12320 px).
+    assert job.scales[0].style_sizes[0] == (140, 88)
     assert plan((4096, 3072), 64 * GIB, styles=[(1024, 640)], preset="full",
                 style_scale=2.0).scales[-1].style_sizes[0] == (2048, 1280)
 

@@ -13,3 +13,13 @@ def test_multiscale_schedule():
     assert steps_per_scale([128, 256, 512, 1024, 2048, 4096], 10, 40) == [40, 40, 40, 20, 10, 10]
     assert steps_per_scale([256, 512, 1024, 2048, 4096, 8192], 4, 40) == [40, 40, 20, 10, 5, 4]
     assert steps_per_scale([128, 256, 512, 1024], 40, 60) == [60, 60, 60, 40]  # fine: unchanged
+
+
+def test_a_style_gets_the_contents_pixel_count_whatever_its_aspect_ratio():
+    from nst_core.schedule import style_size
+
+    # A portrait painting under a landscape photo keeps the photo's texture density (not its long side).
+    w, h = style_size((900, 1200), (256, 160), 1.0, 16, "styles[0]")
+    assert (w, h) == (175, 234) and abs(w * h - 256 * 160) / (256 * 160) < 0.02
+    assert style_size((900, 1200), (256, 160), 2.0, 16, "styles[0]") == (351, 467)
+    assert style_size((300, 400), (4000, 3000), 1.0, 16, "styles[0]") == (300, 400)  # never blown up
