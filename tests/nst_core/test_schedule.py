@@ -8,11 +8,14 @@ def test_multiscale_schedule():
     assert scale_long_sides(1024, 128, True) == [128, 256, 512, 1024]
     assert scale_long_sides(512, 128, False) == [512]
     assert scale_long_sides(100, 128, True) == [100]
-    assert steps_per_scale([128, 256, 512], 20, 40) == [40, 40, 20]
+    # The coarsest scale gets twice the coarse steps (cheap, and where the layout forms).
+    assert steps_per_scale([128, 256, 512], 20, 40) == [80, 40, 20]
+    assert steps_per_scale([128, 256], 30, 40) == [80, 30] and steps_per_scale([256], 30, 40) == [30]
     # Above 512 px a coarse scale gets half the steps per doubling, never fewer than the final scale's.
-    assert steps_per_scale([128, 256, 512, 1024, 2048, 4096], 10, 40) == [40, 40, 40, 20, 10, 10]
-    assert steps_per_scale([256, 512, 1024, 2048, 4096, 8192], 4, 40) == [40, 40, 20, 10, 5, 4]
-    assert steps_per_scale([128, 256, 512, 1024], 40, 60) == [60, 60, 60, 40]  # fine: unchanged
+    assert steps_per_scale([128, 256, 512, 1024, 2048, 4096], 10, 40) == [80, 40, 40, 20, 10, 10]
+    assert steps_per_scale([256, 512, 1024, 2048, 4096, 8192], 4, 40) == [80, 40, 20, 10, 5, 4]
+    assert steps_per_scale([128, 256, 512, 1024], 40, 60) == [120, 60, 60, 40]
+    assert steps_per_scale([128, 256, 512], 20, 0) == [0, 0, 20]  # 0 still skips them
 
 
 def test_a_style_gets_the_contents_pixel_count_whatever_its_aspect_ratio():
