@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import logging
 import math
 import threading
 import time
@@ -25,6 +26,7 @@ from .vgg import VGGFeatures
 from .weights import load_weights
 
 StyleInput = Union[Image.Image, tuple[Image.Image, float]]
+log = logging.getLogger("nst.engine")
 PREVIEW_PIXELS = 2 ** 20  # previews of larger scales are reduced to about this many pixels
 
 
@@ -207,6 +209,7 @@ class Engine:
         job = None
         try:
             plan = self._plan(content.size, [s.size for s in style_images], opts, memory_budget_mb)
+            log.info("plan: %s", plan.describe())  # the optimizer state each scale keeps shows here
             job = _Job(self, _Inputs.of(content, style_images, init_image), opts, plan,
                        _Hooks(progress, cancel, style_cache))
             with precision_mod.backend_flags(job.precision, self.torch_device):
