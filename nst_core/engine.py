@@ -69,12 +69,12 @@ class Engine:
                  memory_budget_mb: Optional[int] = None):
         if memory_budget_mb is not None and memory_budget_mb <= 0:
             raise InvalidInput("memory_budget_mb", f"must be > 0, got {memory_budget_mb!r}")
-        state, self.weights_info = load_weights(weights, preprocessing)  # type: WeightsInfo
         self.torch_device = select_device(device)
         self.device = str(self.torch_device)
         self.memory_budget_mb = memory_budget_mb
-        if self.torch_device.type == "cpu":
+        if self.torch_device.type == "cpu":  # before loading: de-quantization temporaries go back when freed
             memory.return_freed_memory_promptly()
+        state, self.weights_info = load_weights(weights, preprocessing)  # type: WeightsInfo
         # channels_last: about 18 % faster convolutions on the CPU (oneDNN), and 10-20 % on CUDA with tensor
         # cores (tf32, bf16) at 1024² and up (benchmarks/bench_gpu.py; README "Performance").
         self.channels_last = True if channels_last is None else channels_last
@@ -84,6 +84,8 @@ class Engine:
         self.preprocessing = Preprocessing(self.weights_info.preprocessing).to(self.torch_device)
         self._memory_models: dict[str, MemoryModel] = {}
         self._lock = threading.Lock()
+        del state  # the model holds the weights now (channels-last copies on the CPU)
+        memory.release_free_heap()  # what loading freed in the heap goes back now, not after the first job
 
     # -- network access --------------------------------------------------------------------------
     def network(self, pooling: str = "max", precision: str = "float32", keep: bool = False) -> tiling.Net:
@@ -112,12 +114,23 @@ class Engine:
             return self.network(pooling)(rgb255, names)
 
     def warm_up(self, size: int = 64) -> None:
-        """One forward/backward so kernels, allocator and thread pools are ready before the first job."""
+        """One optimizer step so kernels, allocator, thread pools and torch.optim are ready before the first
+        job. torch.optim imports torch._dynamo on first use (sympy, triton: ~150 MiB resident on the CPU);
+        here, that happens before any job is planned, so every plan sees what is really resident."""
         with self._lock:
             x = torch.rand(1, 3, size, size, device=self.torch_device, requires_grad=True)
-            out = self.features(x * 255, ["relu5_1"])
-            out["relu5_1"].mean().backward()
+            optimizer = torch.optim.LBFGS([x], max_iter=1, history_size=1)
+
+            def closure() -> torch.Tensor:
+                optimizer.zero_grad()
+                loss = self.features(x * 255, ["relu5_1"])["relu5_1"].mean()
+                loss.backward()
+                return loss
+
+            optimizer.step(closure)
+            del x, optimizer
             self.memory_model(precision_mod.effective("auto", self.torch_device))  # measured once on CUDA
+            memory.release_free_heap()
 
     # -- memory --------------------------------------------------------------------------------------
     def memory_budget_bytes(self, memory_budget_mb: Optional[int] = None) -> int:
