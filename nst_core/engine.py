@@ -1,6 +1,7 @@
 """The public entry point: a resident VGG19 and the Gatys et al. optimization on top of it."""
 from __future__ import annotations
 
+import copy
 import gc
 import hashlib
 import logging
@@ -61,17 +62,17 @@ class Engine:
     """Loads VGG19 once on a device; ``stylize`` may be called many times (serialized by a lock).
 
     ``memory_budget_mb`` bounds what the engine holds on its device during a job, the model included
-    (on the CPU: the process's resident memory); None = a default from the device (nst_core.memory).
+    (on the CPU: the process's resident memory); None = a default from the device (nst_core.memory). It is
+    the engine's state, checked here once: every job plans with it; :meth:`with_memory_budget` gives a
+    view of the same loaded model with another budget (a server's, a benchmark's).
     """
 
     def __init__(self, weights: str = "original", device: Optional[str] = None, *,
                  preprocessing: Optional[str] = None, channels_last: Optional[bool] = None,
                  memory_budget_mb: Optional[int] = None):
-        if memory_budget_mb is not None and memory_budget_mb <= 0:
-            raise InvalidInput("memory_budget_mb", f"must be > 0, got {memory_budget_mb!r}")
+        self.memory_budget_mb = _checked_budget(memory_budget_mb)
         self.torch_device = select_device(device)
         self.device = str(self.torch_device)
-        self.memory_budget_mb = memory_budget_mb
         if self.torch_device.type == "cpu":  # before loading: de-quantization temporaries go back when freed
             memory.return_freed_memory_promptly()
         state, self.weights_info = load_weights(weights, preprocessing)  # type: WeightsInfo
@@ -133,9 +134,15 @@ class Engine:
             memory.release_free_heap()
 
     # -- memory --------------------------------------------------------------------------------------
-    def memory_budget_bytes(self, memory_budget_mb: Optional[int] = None) -> int:
-        """The budget a job would get now: the given or configured one, or the device's default."""
-        return memory.budget_bytes(self.torch_device, memory_budget_mb or self.memory_budget_mb)
+    def with_memory_budget(self, memory_budget_mb: Optional[int]) -> "Engine":
+        """This engine (the same model, lock and memory models) with another budget; None: the device's."""
+        view = copy.copy(self)
+        view.memory_budget_mb = _checked_budget(memory_budget_mb)
+        return view
+
+    def memory_budget_bytes(self) -> int:
+        """The budget a job would get now: the configured one, or the device's default."""
+        return memory.budget_bytes(self.torch_device, self.memory_budget_mb)
 
     def memory_model(self, precision: str = "float32") -> MemoryModel:
         """Bytes per pixel of a tile's step and forward pass (measured once per precision on CUDA)."""
@@ -177,18 +184,16 @@ class Engine:
         return step, forward, kept_step
 
     def plan(self, content_size: tuple[int, int], style_sizes: Sequence[tuple[int, int]],
-             options: StyleOptions = StyleOptions(), *, memory_budget_mb: Optional[int] = None) -> JobPlan:
+             options: StyleOptions = StyleOptions()) -> JobPlan:
         """The plan a job with these sizes would run (InvalidInput if it cannot run), without running it."""
         opts = resolve(options, len(style_sizes))
-        return self._plan(content_size, style_sizes, opts, memory_budget_mb)
+        return self._plan(content_size, style_sizes, opts)
 
-    def _plan(self, content_size, style_sizes, opts: ResolvedOptions, memory_budget_mb) -> JobPlan:
+    def _plan(self, content_size, style_sizes, opts: ResolvedOptions) -> JobPlan:
         precision = precision_mod.effective(opts.precision, self.torch_device)
-        if memory_budget_mb is not None and memory_budget_mb <= 0:
-            raise InvalidInput("memory_budget_mb", f"must be > 0, got {memory_budget_mb!r}")
         if self.torch_device.type == "cpu":
             memory.release_free_heap()
-        return plan_job(content_size, style_sizes, opts, budget=self.memory_budget_bytes(memory_budget_mb),
+        return plan_job(content_size, style_sizes, opts, budget=self.memory_budget_bytes(),
                         resident=memory.resident_bytes(self.torch_device), model=self.memory_model(precision))
 
     # -- the job ---------------------------------------------------------------------------------
@@ -197,9 +202,8 @@ class Engine:
                 progress: Optional[ProgressCallback] = None,
                 cancel: Optional[CancelToken] = None,
                 init_image: Optional[Image.Image] = None,
-                style_cache: Optional[TargetCache] = None,
-                memory_budget_mb: Optional[int] = None) -> StyleResult:
-        """Stylize ``content``; ``memory_budget_mb`` overrides the engine's budget for this job."""
+                style_cache: Optional[TargetCache] = None) -> StyleResult:
+        """Stylize ``content`` within the engine's memory budget."""
         if not isinstance(content, Image.Image):
             raise InvalidInput("content", "must be an image")
         style_images, blend = _split_styles(styles)
@@ -209,19 +213,18 @@ class Engine:
         if opts.init == "image" and not isinstance(init_image, Image.Image):
             raise InvalidInput("init_image", "an init image is required when init='image'")
         with self._lock:
-            result, failed_at = self._run(content, style_images, init_image, opts, progress, cancel, style_cache,
-                                          memory_budget_mb)
+            result, failed_at = self._run(content, style_images, init_image, opts, progress, cancel, style_cache)
             if result is not None:
                 return result
             # Out of memory: the failed step's frames are gone now, so their tensors can be given back.
             self._release()
         raise DeviceOutOfMemory(_out_of_memory_advice(self.device, failed_at))
 
-    def _run(self, content, style_images, init_image, opts, progress, cancel, style_cache, memory_budget_mb):
+    def _run(self, content, style_images, init_image, opts, progress, cancel, style_cache):
         """``(result, None)``, or ``(None, the size it ran out of memory at)``; any other failure is raised."""
         job = None
         try:
-            plan = self._plan(content.size, [s.size for s in style_images], opts, memory_budget_mb)
+            plan = self._plan(content.size, [s.size for s in style_images], opts)
             log.info("plan: %s", plan.describe())  # the optimizer state each scale keeps shows here
             job = _Job(self, _Inputs.of(content, style_images, init_image), opts, plan,
                        _Hooks(progress, cancel, style_cache))
@@ -241,6 +244,14 @@ class Engine:
         gc.collect()
         if self.torch_device.type == "cuda":
             torch.cuda.empty_cache()
+
+
+def _checked_budget(memory_budget_mb: Optional[int]) -> Optional[int]:
+    if memory_budget_mb is not None and (isinstance(memory_budget_mb, bool) or not isinstance(memory_budget_mb, int)
+                                         or not 0 < memory_budget_mb <= memory.MAX_BUDGET_MB):
+        raise InvalidInput("memory_budget_mb", f"must be a whole number of MiB from 1 to {memory.MAX_BUDGET_MB}, "
+                                               f"got {memory_budget_mb!r}")
+    return memory_budget_mb
 
 
 def _out_of_memory_advice(device: str, size: tuple[int, int]) -> str:

@@ -99,16 +99,23 @@ def test_a_modest_budget_bounds_the_optimizer_before_refusing():
 def test_the_engine_fails_before_any_work_when_a_job_cannot_fit(engine, cat, starry):
     seen, token = [], CancelToken()
     with pytest.raises(InvalidInput) as caught:
-        engine.stylize(cat, [starry], StyleOptions(preset="full"), progress=seen.append, cancel=token,
-                       memory_budget_mb=200)  # less than the engine itself holds
+        engine.with_memory_budget(200).stylize(cat, [starry], StyleOptions(preset="full"), progress=seen.append,
+                                               cancel=token)  # less than the engine itself holds
     assert caught.value.field == "memory_budget_mb" and "cannot fit" in str(caught.value)
     assert seen == []
+
+
+@pytest.mark.parametrize("budget_mb", [0, -5, 2**44, 1.5, True])
+def test_the_budget_is_the_engines_checked_once_when_set(engine, budget_mb):
     with pytest.raises(InvalidInput, match="memory_budget_mb"):
-        engine.stylize(cat, [starry], StyleOptions(), memory_budget_mb=-5)
+        engine.with_memory_budget(budget_mb)
+    view = engine.with_memory_budget(4000)  # the same loaded model, another budget; the engine keeps its own
+    assert view.model is engine.model and view.memory_budget_bytes() == 4000 * MIB
+    assert engine.memory_budget_mb is None
 
 
 def test_the_engine_plans_without_running(engine):
-    job = engine.plan((2048, 1536), [(1024, 640)], StyleOptions(preset="full"), memory_budget_mb=4000)
+    job = engine.with_memory_budget(4000).plan((2048, 1536), [(1024, 640)], StyleOptions(preset="full"))
     assert job.budget_bytes == 4000 * MIB and job.peak_bytes <= 4000 * MIB
     assert job.resident_bytes > 100 * MIB  # the process's resident memory, the model included
     assert "2048×1536" in job.describe() and "tiles" in job.describe()
