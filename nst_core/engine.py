@@ -235,6 +235,9 @@ class Engine:
                 return None, job.size if job is not None else content.size
             self._release()
             raise
+        finally:
+            if self.torch_device.type == "cpu":  # between jobs the RSS shows what stays (README "Limits")
+                memory.release_free_heap()
 
     def _release(self) -> None:
         """After a failed or cancelled job: drop the traceback's tensors now, not at some later GC.
