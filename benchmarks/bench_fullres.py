@@ -140,7 +140,7 @@ def tile_cost(args) -> None:
 def run(args) -> None:
     e, content, style = engine(), load(args.photo, args.size), Image.open(args.style).convert("RGB")
     options = StyleOptions(preset=args.preset, **({"max_size": args.max_size} if args.max_size else {}))
-    plan = e.plan(content.size, [style.size], options, memory_budget_mb=args.memory_budget_mb)
+    plan = e.with_memory_budget(args.memory_budget_mb).plan(content.size, [style.size], options)
     print(f"content {content.size[0]}×{content.size[1]}, budget {plan.budget_bytes / MIB:.0f} MiB, "
           f"resident {plan.resident_bytes / MIB:.0f} MiB\nplan: {plan.describe()}", flush=True)
     reset_peak()
@@ -156,7 +156,7 @@ def run(args) -> None:
             print(f"  {now:7.0f} s  stage {p.stage}/{p.stages} {p.width}×{p.height}  step {p.step}/{p.total}  "
                   f"tile {p.tile}/{p.tiles}  ETA {p.eta_seconds:6.0f} s  RSS {status('VmRSS') / MIB:.0f} MiB", flush=True)
 
-    result = e.stylize(content, [style], options, progress=on, memory_budget_mb=args.memory_budget_mb)
+    result = e.with_memory_budget(args.memory_budget_mb).stylize(content, [style], options, progress=on)
     wall = time.perf_counter() - start
     peak = status("VmHWM")
     print(f"wall {wall:.0f} s, {result.steps} steps; peak RSS of the process {peak / MIB:.0f} MiB "

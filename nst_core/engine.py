@@ -1,8 +1,10 @@
 """The public entry point: a resident VGG19 and the Gatys et al. optimization on top of it."""
 from __future__ import annotations
 
+import copy
 import gc
 import hashlib
+import logging
 import math
 import threading
 import time
@@ -25,6 +27,7 @@ from .vgg import VGGFeatures
 from .weights import load_weights
 
 StyleInput = Union[Image.Image, tuple[Image.Image, float]]
+log = logging.getLogger("nst.engine")
 PREVIEW_PIXELS = 2 ** 20  # previews of larger scales are reduced to about this many pixels
 
 
@@ -59,20 +62,20 @@ class Engine:
     """Loads VGG19 once on a device; ``stylize`` may be called many times (serialized by a lock).
 
     ``memory_budget_mb`` bounds what the engine holds on its device during a job, the model included
-    (on the CPU: the process's resident memory); None = a default from the device (nst_core.memory).
+    (on the CPU: the process's resident memory); None = a default from the device (nst_core.memory). It is
+    the engine's state, checked here once: every job plans with it; :meth:`with_memory_budget` gives a
+    view of the same loaded model with another budget (a server's, a benchmark's).
     """
 
     def __init__(self, weights: str = "original", device: Optional[str] = None, *,
                  preprocessing: Optional[str] = None, channels_last: Optional[bool] = None,
                  memory_budget_mb: Optional[int] = None):
-        if memory_budget_mb is not None and memory_budget_mb <= 0:
-            raise InvalidInput("memory_budget_mb", f"must be > 0, got {memory_budget_mb!r}")
-        state, self.weights_info = load_weights(weights, preprocessing)  # type: WeightsInfo
+        self.memory_budget_mb = _checked_budget(memory_budget_mb)
         self.torch_device = select_device(device)
         self.device = str(self.torch_device)
-        self.memory_budget_mb = memory_budget_mb
-        if self.torch_device.type == "cpu":
+        if self.torch_device.type == "cpu":  # before loading: de-quantization temporaries go back when freed
             memory.return_freed_memory_promptly()
+        state, self.weights_info = load_weights(weights, preprocessing)  # type: WeightsInfo
         # channels_last: about 18 % faster convolutions on the CPU (oneDNN), and 10-20 % on CUDA with tensor
         # cores (tf32, bf16) at 1024² and up (benchmarks/bench_gpu.py; README "Performance").
         self.channels_last = True if channels_last is None else channels_last
@@ -82,6 +85,8 @@ class Engine:
         self.preprocessing = Preprocessing(self.weights_info.preprocessing).to(self.torch_device)
         self._memory_models: dict[str, MemoryModel] = {}
         self._lock = threading.Lock()
+        del state  # the model holds the weights now (channels-last copies on the CPU)
+        memory.release_free_heap()  # what loading freed in the heap goes back now, not after the first job
 
     # -- network access --------------------------------------------------------------------------
     def network(self, pooling: str = "max", precision: str = "float32", keep: bool = False) -> tiling.Net:
@@ -110,17 +115,34 @@ class Engine:
             return self.network(pooling)(rgb255, names)
 
     def warm_up(self, size: int = 64) -> None:
-        """One forward/backward so kernels, allocator and thread pools are ready before the first job."""
+        """One optimizer step so kernels, allocator, thread pools and torch.optim are ready before the first
+        job. torch.optim imports torch._dynamo on first use (sympy, triton: ~150 MiB resident on the CPU);
+        here, that happens before any job is planned, so every plan sees what is really resident."""
         with self._lock:
             x = torch.rand(1, 3, size, size, device=self.torch_device, requires_grad=True)
-            out = self.features(x * 255, ["relu5_1"])
-            out["relu5_1"].mean().backward()
+            optimizer = torch.optim.LBFGS([x], max_iter=1, history_size=1)
+
+            def closure() -> torch.Tensor:
+                optimizer.zero_grad()
+                loss = self.features(x * 255, ["relu5_1"])["relu5_1"].mean()
+                loss.backward()
+                return loss
+
+            optimizer.step(closure)
+            del x, optimizer
             self.memory_model(precision_mod.effective("auto", self.torch_device))  # measured once on CUDA
+            memory.release_free_heap()
 
     # -- memory --------------------------------------------------------------------------------------
-    def memory_budget_bytes(self, memory_budget_mb: Optional[int] = None) -> int:
-        """The budget a job would get now: the given or configured one, or the device's default."""
-        return memory.budget_bytes(self.torch_device, memory_budget_mb or self.memory_budget_mb)
+    def with_memory_budget(self, memory_budget_mb: Optional[int]) -> "Engine":
+        """This engine (the same model, lock and memory models) with another budget; None: the device's."""
+        view = copy.copy(self)
+        view.memory_budget_mb = _checked_budget(memory_budget_mb)
+        return view
+
+    def memory_budget_bytes(self) -> int:
+        """The budget a job would get now: the configured one, or the device's default."""
+        return memory.budget_bytes(self.torch_device, self.memory_budget_mb)
 
     def memory_model(self, precision: str = "float32") -> MemoryModel:
         """Bytes per pixel of a tile's step and forward pass (measured once per precision on CUDA)."""
@@ -162,18 +184,16 @@ class Engine:
         return step, forward, kept_step
 
     def plan(self, content_size: tuple[int, int], style_sizes: Sequence[tuple[int, int]],
-             options: StyleOptions = StyleOptions(), *, memory_budget_mb: Optional[int] = None) -> JobPlan:
+             options: StyleOptions = StyleOptions()) -> JobPlan:
         """The plan a job with these sizes would run (InvalidInput if it cannot run), without running it."""
         opts = resolve(options, len(style_sizes))
-        return self._plan(content_size, style_sizes, opts, memory_budget_mb)
+        return self._plan(content_size, style_sizes, opts)
 
-    def _plan(self, content_size, style_sizes, opts: ResolvedOptions, memory_budget_mb) -> JobPlan:
+    def _plan(self, content_size, style_sizes, opts: ResolvedOptions) -> JobPlan:
         precision = precision_mod.effective(opts.precision, self.torch_device)
-        if memory_budget_mb is not None and memory_budget_mb <= 0:
-            raise InvalidInput("memory_budget_mb", f"must be > 0, got {memory_budget_mb!r}")
         if self.torch_device.type == "cpu":
             memory.release_free_heap()
-        return plan_job(content_size, style_sizes, opts, budget=self.memory_budget_bytes(memory_budget_mb),
+        return plan_job(content_size, style_sizes, opts, budget=self.memory_budget_bytes(),
                         resident=memory.resident_bytes(self.torch_device), model=self.memory_model(precision))
 
     # -- the job ---------------------------------------------------------------------------------
@@ -182,9 +202,8 @@ class Engine:
                 progress: Optional[ProgressCallback] = None,
                 cancel: Optional[CancelToken] = None,
                 init_image: Optional[Image.Image] = None,
-                style_cache: Optional[TargetCache] = None,
-                memory_budget_mb: Optional[int] = None) -> StyleResult:
-        """Stylize ``content``; ``memory_budget_mb`` overrides the engine's budget for this job."""
+                style_cache: Optional[TargetCache] = None) -> StyleResult:
+        """Stylize ``content`` within the engine's memory budget."""
         if not isinstance(content, Image.Image):
             raise InvalidInput("content", "must be an image")
         style_images, blend = _split_styles(styles)
@@ -194,19 +213,19 @@ class Engine:
         if opts.init == "image" and not isinstance(init_image, Image.Image):
             raise InvalidInput("init_image", "an init image is required when init='image'")
         with self._lock:
-            result, failed_at = self._run(content, style_images, init_image, opts, progress, cancel, style_cache,
-                                          memory_budget_mb)
+            result, failed_at = self._run(content, style_images, init_image, opts, progress, cancel, style_cache)
             if result is not None:
                 return result
             # Out of memory: the failed step's frames are gone now, so their tensors can be given back.
             self._release()
         raise DeviceOutOfMemory(_out_of_memory_advice(self.device, failed_at))
 
-    def _run(self, content, style_images, init_image, opts, progress, cancel, style_cache, memory_budget_mb):
+    def _run(self, content, style_images, init_image, opts, progress, cancel, style_cache):
         """``(result, None)``, or ``(None, the size it ran out of memory at)``; any other failure is raised."""
         job = None
         try:
-            plan = self._plan(content.size, [s.size for s in style_images], opts, memory_budget_mb)
+            plan = self._plan(content.size, [s.size for s in style_images], opts)
+            log.info("plan: %s", plan.describe())  # the optimizer state each scale keeps shows here
             job = _Job(self, _Inputs.of(content, style_images, init_image), opts, plan,
                        _Hooks(progress, cancel, style_cache))
             with precision_mod.backend_flags(job.precision, self.torch_device):
@@ -216,6 +235,9 @@ class Engine:
                 return None, job.size if job is not None else content.size
             self._release()
             raise
+        finally:
+            if self.torch_device.type == "cpu":  # between jobs the RSS shows what stays (README "Limits")
+                memory.release_free_heap()
 
     def _release(self) -> None:
         """After a failed or cancelled job: drop the traceback's tensors now, not at some later GC.
@@ -225,6 +247,14 @@ class Engine:
         gc.collect()
         if self.torch_device.type == "cuda":
             torch.cuda.empty_cache()
+
+
+def _checked_budget(memory_budget_mb: Optional[int]) -> Optional[int]:
+    if memory_budget_mb is not None and (isinstance(memory_budget_mb, bool) or not isinstance(memory_budget_mb, int)
+                                         or not 0 < memory_budget_mb <= memory.MAX_BUDGET_MB):
+        raise InvalidInput("memory_budget_mb", f"must be a whole number of MiB from 1 to {memory.MAX_BUDGET_MB}, "
+                                               f"got {memory_budget_mb!r}")
+    return memory_budget_mb
 
 
 def _out_of_memory_advice(device: str, size: tuple[int, int]) -> str:

@@ -21,12 +21,14 @@ class StyleEngine(Protocol):
     def stylize(self, content: "Image.Image", styles: Sequence["StyleInput"], options: "StyleOptions", *,
                 progress: Optional["ProgressCallback"] = None, cancel: Optional["CancelToken"] = None,
                 init_image: Optional["Image.Image"] = None,
-                style_cache: Optional["TargetCache"] = None,
-                memory_budget_mb: Optional[int] = None) -> "StyleResult":
-        """Run one job within the memory budget (None: the engine's); raises the errors of ``nst_core.errors``."""
+                style_cache: Optional["TargetCache"] = None) -> "StyleResult":
+        """Run one job within the engine's memory budget; raises the errors of ``nst_core.errors``."""
 
-    def memory_budget_bytes(self, memory_budget_mb: Optional[int] = None) -> int:
-        """The budget a job would get now: the given or configured one, or the device's default."""
+    def with_memory_budget(self, memory_budget_mb: Optional[int]) -> "StyleEngine":
+        """The same loaded engine with another budget (MiB; None: the device's default)."""
+
+    def memory_budget_bytes(self) -> int:
+        """The budget a job would get now: the configured one, or the device's default."""
 
     def warm_up(self) -> None:
         """One small pass so the first job pays no one-time setup."""

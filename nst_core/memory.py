@@ -24,6 +24,7 @@ SAFETY = 0.9  # plan for at most this share of what the budget leaves
 CPU_SHARE = 0.5  # default budget on the CPU: this share of the machine's memory ...
 AVAILABLE_SHARE = 0.8  # ... but no more than what is resident now plus this share of what is available
 CUDA_SHARE = 0.95  # default budget on CUDA: this share of what the device can give us
+MAX_BUDGET_MB = 2 ** 30  # 1 PiB: the budget in bytes stays exact in a float and within an uint64
 MEASURED_MARGIN = 1.1  # on top of a measurement at one small size (cuDNN picks workspaces per shape)
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 

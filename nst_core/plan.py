@@ -5,7 +5,9 @@ memory left by the budget, the optimizer's state is bounded (L-BFGS keeps 2 vect
 per history entry, which at 12 MP is 300 MB each: the history shrinks to what :data:`OPTIMIZER_SHARE` of
 the budget holds, and below :data:`MIN_HISTORY` entries Adam takes over, whose state is two image-sized
 tensors) and the rest goes to the largest tiles that fit (:mod:`nst_core.tiling`). If even the smallest
-tile does not fit, planning fails with an ``InvalidInput`` before anything runs.
+tile (or a forced ``tile_size``) does not fit beside that state, the history is halved down to
+:data:`MIN_HISTORY` pairs, then Adam takes over; only when nothing fits beside Adam does planning fail with an
+``InvalidInput``, before anything runs. The state chosen shows in :meth:`JobPlan.describe` ("L-BFGS/5", "Adam").
 """
 from __future__ import annotations
 
@@ -260,32 +262,51 @@ def _plan_steps(size, steps: int, opts: ResolvedOptions, align: int, room: _Room
         history = min(full_history, history_in(untiled_room))
         if opts.optimizer == "lbfgs" and history >= min(full_history, 10):
             return whole, "lbfgs", history, opts.learning_rate, lbfgs_bytes(history)
-        if opts.tile_size:
-            raise room.refuse(size, state + n * model.step + lbfgs_bytes(1), "one untiled step")
-    # Tiled: bound the optimizer's state first, then the largest tiles that fit what is left.
-    optimizer, history, learning_rate = opts.optimizer, 0, opts.learning_rate
-    if optimizer == "lbfgs":
-        history = min(full_history, history_in(OPTIMIZER_SHARE * (room.avail - state)))
-        if history < min(MIN_HISTORY, full_history):
-            optimizer, history, learning_rate = "adam", 0, FALLBACK_ADAM_LR
-    optimizer_bytes = lbfgs_bytes(history) if optimizer == "lbfgs" else adam_bytes
-    space = room.avail - state - optimizer_bytes
+        if opts.tile_size:  # one piece forced: fewer pairs, then Adam, before refusing
+            if opts.optimizer == "lbfgs" and history >= min(MIN_HISTORY, full_history):
+                return whole, "lbfgs", history, opts.learning_rate, lbfgs_bytes(history)
+            if untiled_room >= adam_bytes:
+                return whole, "adam", 0, _adam_rate(opts), adam_bytes
+            raise room.refuse(size, state + n * model.step + adam_bytes, "one untiled step")
+    # Tiled: bound the optimizer's state first (a share of the room), then the largest tiles that fit what
+    # is left. Where not even the smallest tile fits, the optimizer gives up state before the job is refused.
     candidates = [opts.tile_size] if opts.tile_size else range(_align_down(max(size), align), MIN_TILE_SIZE - 1,
                                                               -align)
-    # The largest tiles that fit each way of running them (kept records where this precision has them);
-    # then the way with the least work per step.
-    found: list[Grid] = []
-    for keep in (False, True)[:1 + bool(model.keep_pass)]:
-        for tile in candidates:
-            grid = replace(_grid(size, tile, DEFAULT_HALO, align), keep=keep)
-            if _steps_bytes(size, grid, model, opts) <= space:
-                found.append(grid)
-                break
-    if found:
-        return min(found, key=lambda g: _step_work(size, g)), optimizer, history, learning_rate, optimizer_bytes
+    for optimizer, history, learning_rate in _optimizer_states(opts, full_history,
+                                                               history_in(OPTIMIZER_SHARE * (room.avail - state))):
+        optimizer_bytes = lbfgs_bytes(history) if optimizer == "lbfgs" else adam_bytes
+        space = room.avail - state - optimizer_bytes
+        # The largest tiles that fit each way of running them (kept records where this precision has them);
+        # then the way with the least work per step.
+        found: list[Grid] = []
+        for keep in (False, True)[:1 + bool(model.keep_pass)]:
+            for tile in candidates:
+                grid = replace(_grid(size, tile, DEFAULT_HALO, align), keep=keep)
+                if _steps_bytes(size, grid, model, opts) <= space:
+                    found.append(grid)
+                    break
+        if found:
+            return min(found, key=lambda g: _step_work(size, g)), optimizer, history, learning_rate, optimizer_bytes
     grid = _grid(size, candidates[-1], DEFAULT_HALO, align)
     raise room.refuse(size, state + optimizer_bytes + grid.window_pixels * model.step,
                       f"{'Adam' if optimizer == 'adam' else 'L-BFGS'} and its smallest tiles")
+
+
+def _adam_rate(opts: ResolvedOptions) -> float:
+    """Adam's learning rate: the job's own if it asked for Adam, else the one for Adam standing in."""
+    return opts.learning_rate if opts.optimizer == "adam" else FALLBACK_ADAM_LR
+
+
+def _optimizer_states(opts: ResolvedOptions, full_history: int, share_history: int):
+    """(optimizer, L-BFGS history, learning rate) from the most state to the least: the history the room's
+    share holds, halved down to :data:`MIN_HISTORY` pairs, then Adam."""
+    if opts.optimizer == "lbfgs":
+        history = min(full_history, share_history)
+        floor = min(MIN_HISTORY, full_history)
+        while history >= floor:
+            yield "lbfgs", history, opts.learning_rate
+            history = floor if history // 2 < floor < history else history // 2
+    yield "adam", 0, _adam_rate(opts)
 
 
 __all__ = ["JobPlan", "ScalePlan", "Grid", "plan_job", "DEFAULT_HALO"]

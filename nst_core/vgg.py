@@ -6,10 +6,9 @@ from typing import Iterable, Optional
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models import vgg19
 
 from .errors import WeightsUnavailable
-from .layers import LAYER_INDEX
+from .layers import LAYER_INDEX, LAYER_NAMES, channels
 
 
 class VGGFeatures(nn.Module):
@@ -23,16 +22,14 @@ class VGGFeatures(nn.Module):
 
     def __init__(self, state_dict: dict[str, torch.Tensor]):
         super().__init__()
-        features = vgg19(weights=None).features
-        for i, module in enumerate(features):
-            if isinstance(module, nn.ReLU):
-                features[i] = nn.ReLU(inplace=False)  # keep conv outputs intact when they are targets
+        features = _layers()
         missing = [k for k in features.state_dict() if f"features.{k}" not in state_dict]
         if missing:
             raise WeightsUnavailable(f"the weights lack {len(missing)} VGG19 tensors, e.g. features.{missing[0]}")
         try:
-            features.load_state_dict({k[len("features."):]: v for k, v in state_dict.items()
-                                      if k.startswith("features.")}, strict=True)
+            # assign: the given tensors become the parameters (float32), no second copy of the weights.
+            features.load_state_dict({k[len("features."):]: v.float() for k, v in state_dict.items()
+                                      if k.startswith("features.")}, strict=True, assign=True)
         except RuntimeError as exc:  # wrong shapes or extra tensors: not a VGG19 feature stack
             raise WeightsUnavailable(f"the weights do not fit VGG19's layers: {exc}") from exc
         self.layers = features.requires_grad_(False).eval()
@@ -72,6 +69,24 @@ class VGGFeatures(nn.Module):
                         x = module(x)
             self._avg_scales = scales
         return self._avg_scales
+
+
+def _layers() -> nn.Sequential:
+    """torchvision's ``vgg19().features`` layout (same indices and state-dict keys), built without weights
+    (on the meta device: no random initialisation, no memory) and without importing torchvision, which
+    costs the serving process ~160 MiB of resident memory (README "Limits")."""
+    modules: list[nn.Module] = []
+    in_channels = 3
+    with torch.device("meta"):
+        for name in LAYER_NAMES:
+            if name.startswith("conv"):
+                modules.append(nn.Conv2d(in_channels, channels(name), kernel_size=3, padding=1))
+                in_channels = channels(name)
+            elif name.startswith("relu"):
+                modules.append(nn.ReLU(inplace=False))  # keep conv outputs intact when they are targets
+            else:
+                modules.append(nn.MaxPool2d(kernel_size=2, stride=2))
+    return nn.Sequential(*modules)
 
 
 def _pink_noise(size: int, device, dtype) -> torch.Tensor:

@@ -147,9 +147,8 @@ class JobManager:
     ``queue_bytes`` of images together."""
 
     def __init__(self, engine: StyleEngine, *, queue_size: int, queue_bytes: int = 2**62,
-                 style_cache: Optional[TargetCache] = None, memory_budget_mb: Optional[int] = None):
-        self.engine = engine
-        self.memory_budget_mb = memory_budget_mb  # None: the engine's own
+                 style_cache: Optional[TargetCache] = None):
+        self.engine = engine  # its memory budget is its own (set once, when the server took it)
         self.queue_size = queue_size
         self.queue_bytes = queue_bytes
         self.style_cache = style_cache
@@ -306,8 +305,7 @@ class JobManager:
             images = job_input.decode()  # waiting jobs hold their images as sent; pixels exist from here on
             result = self.engine.stylize(images.content, images.styles, job_input.options,
                                          progress=on_progress, cancel=job.token,
-                                         init_image=images.init_image, style_cache=self.style_cache,
-                                         memory_budget_mb=self.memory_budget_mb)
+                                         init_image=images.init_image, style_cache=self.style_cache)
             payload = _encode(result.image, job_input.output_format)
             result.image = None  # the encoded bytes are all that is streamed
         except Cancelled:

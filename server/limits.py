@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Optional
 
 from grpc_health.v1 import health
 from grpc_reflection.v1alpha import reflection
@@ -45,7 +44,6 @@ class ServerLimits:
     queue_bytes: int = DEFAULT_QUEUE_MB * MIB  # image bytes waiting jobs may hold together
     max_styles: int = MAX_STYLES
     max_preview_size: int = MAX_PREVIEW_SIZE
-    memory_budget_mb: Optional[int] = None  # a job's memory, the model included; None: the engine's default
     receive_seconds: float = RECEIVE_SECONDS
     stall_seconds: float = STALL_SECONDS
     calls: tuple[CallKind, ...] = field(init=False)
@@ -53,8 +51,6 @@ class ServerLimits:
     def __post_init__(self):
         if self.max_request_pixels == 0:
             object.__setattr__(self, "max_request_pixels", 2 * self.max_pixels)
-        if self.memory_budget_mb is not None and not 0 < self.memory_budget_mb <= MAX_SETTING_MB:
-            raise ValueError(f"memory_budget_mb must be from 1 to {MAX_SETTING_MB}")
         uppers = dict(queue_size=MAX_QUEUE_SIZE, queue_bytes=MAX_SETTING_MB * MIB, max_pixels=MAX_SETTING_PIXELS,
                       max_request_pixels=2 * MAX_SETTING_PIXELS, max_styles=1024,
                       max_preview_size=65536)

@@ -132,7 +132,7 @@ class StyleServicer(style_pb2_grpc.StyleServiceServicer):
             version=__version__,
             **loaded,
             limits=state.limits.to_proto(state.cache.max_bytes,
-                                         _memory_budget(engine, state.limits.memory_budget_mb)),
+                                         engine.memory_budget_bytes() if engine is not None else 0),
             presets=[style_pb2.Preset(name=name, **dataclasses.asdict(p)) for name, p in PRESETS.items()],
             default_preset=DEFAULT_PRESET,
             layer_names=LAYER_NAMES,
@@ -193,13 +193,6 @@ def _deny(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
     make = kind[(handler.request_streaming, handler.response_streaming)]
     return make(refuse, request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer)
-
-
-def _memory_budget(engine: Optional[StyleEngine], budget_mb: Optional[int]) -> int:
-    """The budget a job would get now (a configured one, or the device's default); 0 while loading."""
-    if engine is None:
-        return int(budget_mb or 0) * 2**20
-    return engine.memory_budget_bytes(budget_mb)
 
 
 class _ServerState:
@@ -286,8 +279,7 @@ class ServerHandle:
             state.engine = engine
             if not self._stopped.is_set():  # stopped while loading: no worker to start (or to stop)
                 state.manager = JobManager(engine, queue_size=state.limits.queue_size,
-                                           queue_bytes=state.limits.queue_bytes, style_cache=state.cache,
-                                           memory_budget_mb=state.limits.memory_budget_mb)
+                                           queue_bytes=state.limits.queue_bytes, style_cache=state.cache)
                 for name in ("", SERVICE_NAME):
                     self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         self._ready.set()
@@ -366,18 +358,24 @@ def start_server(engine: Optional[StyleEngine] = None, *, load: Optional[Callabl
     ``Engine(weights, device, preprocessing=…)``. Listening starts at once with health NOT_SERVING; loading
     and warm-up run in the background, then health turns SERVING. ``wait`` blocks until then and raises
     ServerStartError if loading failed. The limits are explained in ``server.limits`` (ValueError if invalid);
-    ``memory_budget_mb`` bounds each job's memory (None: the engine's default budget)."""
+    ``memory_budget_mb`` bounds each job's memory (None: the engine's own budget): it becomes the engine's
+    state when the server takes it (a view of a given engine, or the loaded one's constructor argument), so
+    jobs never carry it (InvalidInput naming it if out of range)."""
     if not 0 <= cache_mb <= MAX_SETTING_MB:
         raise ValueError(f"cache_mb must be from 0 to {MAX_SETTING_MB}, got {cache_mb}")
     if not 0 <= queue_mb <= MAX_SETTING_MB:  # NaN fails this too
         raise ValueError(f"queue_mb must be from 0 to {MAX_SETTING_MB}, got {queue_mb}")
     limits = ServerLimits(queue_size=queue_size, max_pixels=max_pixels, max_request_pixels=max_request_pixels,
-                          queue_bytes=int(queue_mb * MIB), memory_budget_mb=memory_budget_mb,
+                          queue_bytes=int(queue_mb * MIB),
                           receive_seconds=receive_seconds, stall_seconds=stall_seconds)
     if engine is not None:
+        if memory_budget_mb is not None:
+            engine = engine.with_memory_budget(memory_budget_mb)
         load = lambda: engine  # noqa: E731
     elif load is None:
-        load = functools.partial(_product_engine, weights, device, preprocessing)
+        load = functools.partial(_product_engine, weights, device, preprocessing, memory_budget_mb)
+    elif memory_budget_mb is not None:
+        load = functools.partial(_with_budget, load, memory_budget_mb)
     state = _ServerState(token=token, limits=limits, cache=TargetCache(max_bytes=cache_mb * 1024 * 1024))
     admission = Admission(limits.calls, limits.other_calls, receive_seconds=receive_seconds,
                           stall_seconds=stall_seconds, watchdog=Watchdog())
@@ -398,7 +396,12 @@ def start_server(engine: Optional[StyleEngine] = None, *, load: Optional[Callabl
     return handle
 
 
-def _product_engine(weights: str, device: Optional[str], preprocessing: Optional[str]) -> StyleEngine:
+def _product_engine(weights: str, device: Optional[str], preprocessing: Optional[str],
+                    memory_budget_mb: Optional[int]) -> StyleEngine:
     from nst_core.engine import Engine  # torch: imported only by the process that serves
 
-    return Engine(weights=weights, device=device, preprocessing=preprocessing)
+    return Engine(weights=weights, device=device, preprocessing=preprocessing, memory_budget_mb=memory_budget_mb)
+
+
+def _with_budget(load: Callable[[], StyleEngine], memory_budget_mb: int) -> StyleEngine:
+    return load().with_memory_budget(memory_budget_mb)

@@ -36,9 +36,9 @@ def test_out_of_device_memory_names_a_size_to_try_and_frees_everything(cuda_engi
     torch.cuda.set_per_process_memory_fraction(fraction)
     try:
         with pytest.raises(DeviceOutOfMemory) as caught:
-            cuda_engine.stylize(content_image((4096, 4096)), [style_image(1, (256, 256))],
-                                StyleOptions(max_size=4096, steps=1, multiscale=False, precision="float32"),
-                                memory_budget_mb=free // 2**20)
+            cuda_engine.with_memory_budget(free // 2**20).stylize(
+                content_image((4096, 4096)), [style_image(1, (256, 256))],
+                StyleOptions(max_size=4096, steps=1, multiscale=False, precision="float32"))
         message = str(caught.value)
         assert "4096×4096" in message and "max_size 2048" in message  # the size that failed, what to try
         assert settle() == idle  # nothing of the failed job is left allocated
@@ -57,11 +57,11 @@ def test_default_budget_comes_from_free_device_memory_and_a_job_stays_inside_its
     # A budget with room for little more than half of what the scale needs in one piece: it is tiled.
     budget = untiled.resident_bytes + untiled.scales[-1].peak_bytes // 2
     budget_mb = budget // 2**20 + 1
-    assert cuda_engine.plan((2048, 2048), [(256, 256)], options, memory_budget_mb=budget_mb).scales[-1].tiled
+    budgeted = cuda_engine.with_memory_budget(budget_mb)
+    assert budgeted.plan((2048, 2048), [(256, 256)], options).scales[-1].tiled
     settle()
     torch.cuda.reset_peak_memory_stats()
-    result = cuda_engine.stylize(content_image((2048, 2048)), [style_image(3, (256, 256))], options,
-                                 memory_budget_mb=budget_mb)
+    result = budgeted.stylize(content_image((2048, 2048)), [style_image(3, (256, 256))], options)
     assert result.image.size == (2048, 2048) and result.plan.scales[-1].tiled
     assert torch.cuda.max_memory_allocated() <= budget_mb * 2**20
 

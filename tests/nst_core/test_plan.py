@@ -73,19 +73,50 @@ def test_an_impossible_budget_fails_with_a_clear_error():
         plan((2048, 2048), 2000 * MIB, max_size=2048, multiscale=False, tile_size=2000)
 
 
+def test_a_modest_budget_bounds_the_optimizer_before_refusing():
+    """About 1050 MiB resident leaves little room: where the tiles leave too little for the full L-BFGS
+    history, fewer pairs are kept, then Adam runs, before a scale is refused."""
+    def modest(content, budget_mb, resident_mb=1049, **options):
+        return plan(content, budget_mb * MIB, styles=[(1024, 640)], resident=resident_mb * MIB, preset="full",
+                    **options)
+
+    # 1500 MiB: the 0.1 MP scale used to be refused for L-BFGS/40 beside a 384 px tile; now it fits, and
+    # the refusal names the scale that cannot fit with any optimizer state.
+    with pytest.raises(InvalidInput) as caught:
+        modest((800, 500), 1500, tile_size=384)
+    assert "the 800×500 scale needs at least" in caught.value.message and "for Adam" in caught.value.message
+    fewer = modest((1600, 1000), 1650, max_size=800, tile_size=256).scales[-1]
+    assert fewer.tiled and fewer.optimizer == "lbfgs" and 3 <= fewer.history < fewer.steps
+    job = modest((800, 500), 1750, tile_size=384)
+    adam = job.scales[-1]
+    assert adam.tiled and (adam.optimizer, adam.history, adam.learning_rate) == ("adam", 0, 5.0)
+    assert "800×500 10 steps Adam" in job.describe() and job.peak_bytes <= 1750 * MIB * SAFETY
+    # One piece forced (a tile past the image): Adam rather than a refusal.
+    one = plan((400, 250), 1500 * MIB, resident=1100 * MIB, max_size=400, multiscale=False, steps=40,
+               tile_size=400).scales[0]
+    assert one.grid.tiles == 1 and one.optimizer == "adam"
+
+
 def test_the_engine_fails_before_any_work_when_a_job_cannot_fit(engine, cat, starry):
     seen, token = [], CancelToken()
     with pytest.raises(InvalidInput) as caught:
-        engine.stylize(cat, [starry], StyleOptions(preset="full"), progress=seen.append, cancel=token,
-                       memory_budget_mb=200)  # less than the engine itself holds
+        engine.with_memory_budget(200).stylize(cat, [starry], StyleOptions(preset="full"), progress=seen.append,
+                                               cancel=token)  # less than the engine itself holds
     assert caught.value.field == "memory_budget_mb" and "cannot fit" in str(caught.value)
     assert seen == []
+
+
+@pytest.mark.parametrize("budget_mb", [0, -5, 2**44, 1.5, True])
+def test_the_budget_is_the_engines_checked_once_when_set(engine, budget_mb):
     with pytest.raises(InvalidInput, match="memory_budget_mb"):
-        engine.stylize(cat, [starry], StyleOptions(), memory_budget_mb=-5)
+        engine.with_memory_budget(budget_mb)
+    view = engine.with_memory_budget(4000)  # the same loaded model, another budget; the engine keeps its own
+    assert view.model is engine.model and view.memory_budget_bytes() == 4000 * MIB
+    assert engine.memory_budget_mb is None
 
 
 def test_the_engine_plans_without_running(engine):
-    job = engine.plan((2048, 1536), [(1024, 640)], StyleOptions(preset="full"), memory_budget_mb=4000)
+    job = engine.with_memory_budget(4000).plan((2048, 1536), [(1024, 640)], StyleOptions(preset="full"))
     assert job.budget_bytes == 4000 * MIB and job.peak_bytes <= 4000 * MIB
     assert job.resident_bytes > 100 * MIB  # the process's resident memory, the model included
     assert "2048×1536" in job.describe() and "tiles" in job.describe()

@@ -1,4 +1,8 @@
 """The frozen VGG19 feature extractor: runs only as deep as asked, average pooling keeps magnitudes."""
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -34,3 +38,25 @@ def test_average_pooling_keeps_activation_magnitudes(engine):
 def test_weights_that_do_not_fit_are_refused():
     with pytest.raises(WeightsUnavailable):
         VGGFeatures({"features.0.weight": torch.zeros(1)})
+
+
+def test_a_loaded_engine_holds_one_copy_of_the_weights_and_no_torchvision():
+    """In a fresh process: loading keeps one float32 copy of the weights and gives the loading's temporaries
+    back; torchvision (~160 MiB resident) is never imported; warm-up pays torch.optim's one-time imports
+    (torch._dynamo), so the first job's plan sees what is really resident."""
+    code = """if True:
+        import sys
+        from nst_core import memory
+        from nst_core.engine import Engine
+        before = memory.process_rss()
+        engine = Engine()
+        weights = sum(p.numel() * p.element_size() for p in engine.model.parameters())
+        grown = memory.process_rss() - before
+        assert grown < 1.5 * weights, (grown >> 20, weights >> 20)
+        assert "torchvision" not in sys.modules
+        engine.warm_up()
+        assert "torch._dynamo" in sys.modules
+    """
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]

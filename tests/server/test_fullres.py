@@ -42,6 +42,7 @@ def test_a_job_that_cannot_fit_the_budget_fails_at_once_naming_it(engine):
             assert (caught.value.code, caught.value.field) == ("INVALID_ARGUMENT", "memory_budget_mb")
             assert "cannot fit" in caught.value.message
             assert client.health() == "SERVING"
+    assert engine.memory_budget_mb is None  # the server planned with a view of it; the engine kept its own
 
 
 def test_describe_reports_the_default_budget(client):

@@ -62,8 +62,7 @@ def test_defaults_are_consistent():
 
 @pytest.mark.parametrize("settings", [dict(queue_size=-1), dict(max_pixels=0), dict(max_styles=0),
                                       dict(max_pixels=100, max_request_pixels=50), dict(queue_bytes=-1),
-                                      dict(stall_seconds=0), dict(receive_seconds=math.inf),
-                                      dict(memory_budget_mb=0)])
+                                      dict(stall_seconds=0), dict(receive_seconds=math.inf)])
 def test_inconsistent_settings_are_refused(settings):
     with pytest.raises(ValueError):
         ServerLimits(**settings)
