@@ -222,3 +222,83 @@ def test_the_plugin_helper_starts_no_server_for_a_fleet(tmp_path):
     assert not any(e.get("text", "").startswith("Starting") for e in events)
     with StyleClient(fleet_address) as probe:  # nothing was started behind the plug-in's back
         assert not wait_for(lambda: probe.wait_ready(0.2), timeout=1.0)
+
+
+# -- failure ---------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def server_process(address: str, name: str, log_path):
+    """`nst serve` as a real process (so that it can be killed), its log in a file; SERVING when yielded."""
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("NST_TOKEN", "NST_SERVER")}
+    with open(log_path, "a") as log:
+        process = subprocess.Popen([sys.executable, "-m", "server", "serve", "--address", address, "--name", name,
+                                    "--grace", "30"], stdout=subprocess.DEVNULL, stderr=log, env=env, cwd=REPO)
+    try:
+        assert wait_for(lambda: "listening on" in log_path.read_text() or process.poll() is not None, timeout=180)
+        assert process.poll() is None, log_path.read_text()
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_a_killed_server_fails_its_job_naming_it_others_go_on_and_it_gets_jobs_once_back(engine, tmp_path):
+    from tests.helpers import free_port
+
+    port = free_port()
+    log = tmp_path / "killed.log"
+    with fleet(engine, 1) as (survivor,), server_process(f"127.0.0.1:{port}", "doomed", log) as process:
+        with StyleClient(f"{survivor.address},127.0.0.1:{port}", timeout=300) as client:
+            assert client.wait_ready(10)
+            streams = [client.stylize(encoded(content_image()), [encoded(style_image(620 + i))],
+                                      options=dict(JOB, steps=steps)) for i, steps in enumerate((400, 40))]
+            started = [next(e for e in s if isinstance(e, Started)) for s in streams]
+            by_server = {e.server_name: s for e, s in zip(started, streams)}
+            assert set(by_server) == {"doomed", survivor.name}  # one job on each idle server
+            process.kill()
+            killed_at = time.monotonic()
+            with pytest.raises(ClientError) as caught:
+                list(by_server["doomed"])
+            assert time.monotonic() - killed_at < 5
+            assert caught.value.code == "UNAVAILABLE" and "doomed" in caught.value.message
+            # The other job goes on to its result; new jobs go to the survivor at once.
+            assert any(isinstance(e, Finished) for e in by_server[survivor.name])
+            began = time.monotonic()
+            records = {}
+            run_job(client, 630, records, options=dict(JOB, steps=2))
+            assert records["server"] == survivor.name and records["started"] - began < 5
+            # Back on its port: once SERVING it gets jobs again within seconds.
+            with server_process(f"127.0.0.1:{port}", "doomed", tmp_path / "restarted.log"):
+                with StyleClient(f"127.0.0.1:{port}") as direct:
+                    assert direct.health() == "SERVING"  # SERVING by the time it says it listens
+                serving_at = time.monotonic()
+                records = [{} for _ in range(2)]
+                threads = [threading.Thread(target=run_job, args=(client, 640 + i, records[i],
+                                                                   dict(JOB, steps=30))) for i in range(2)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join(120)
+                back = [r for r in records if r.get("server") == "doomed"]
+                assert back and back[0]["started"] - serving_at < 5, records
+
+
+def test_a_stopping_server_takes_no_new_job_but_finishes_the_running_one(engine):
+    with fleet(engine, 2) as handles, StyleClient(addresses(handles), timeout=120) as client:
+        stream = client.stylize(encoded(content_image()), [encoded(style_image(650))], options=dict(JOB, steps=40))
+        started = next(e for e in stream if isinstance(e, Started))
+        stopping = next(h for h in handles if h.name == started.server_name)
+        other = next(h for h in handles if h is not stopping)
+        stopper = threading.Thread(target=stopping.stop, kwargs={"grace": 60})  # what SIGTERM does
+        stopper.start()
+        with StyleClient(stopping.address) as direct:
+            assert wait_for(lambda: direct.health() == "NOT_SERVING", timeout=5)
+        records = {}
+        run_job(client, 651, records, options=dict(JOB, steps=2))  # while the stopping one still runs its job
+        assert records["server"] == other.name
+        events = list(stream)  # the running job was served to its end
+        assert any(isinstance(e, Finished) for e in events)
+        stopper.join(60)
+        assert not stopper.is_alive()
