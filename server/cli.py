@@ -132,6 +132,15 @@ def build_parser() -> argparse.ArgumentParser:
     stylize = sub.add_parser("stylize", help="stylize CONTENT with STYLE(s) and write a PNG")
     _add_job_options(stylize)
 
+    envoy = sub.add_parser("envoy-config", help="print an Envoy configuration that puts SERVERs behind one address")
+    envoy.add_argument("servers", nargs="+", metavar="SERVER",
+                       help="host:port of each style server (a comma-separated list works too)")
+    envoy.add_argument("--listen", default="0.0.0.0:50050", help="where Envoy listens (default 0.0.0.0:50050)")
+    envoy.add_argument("--admin", help="address of Envoy's admin page (default: none)")
+    envoy.add_argument("--max-request-bytes", type=_number(int, 1, 2**32 - 1), default=None,
+                       help="largest request to pass on: the servers' limits.max_request_bytes (default: that "
+                            "of a server with default limits, 528 MiB)")
+
     sub.add_parser("install-gimp-plugin", add_help=False, help="install the GIMP 3 plug-in (see its --help)")
     return parser
 
@@ -151,7 +160,23 @@ def main(argv: Optional[list[str]] = None) -> int:
             except ValueError as exc:
                 parser.error(f"$NST_SERVER: {exc}")
         return serve(args)
+    if args.command == "envoy-config":
+        return envoy_config(args)
     return stylize(args)
+
+
+def envoy_config(args) -> int:
+    from . import envoy
+
+    servers = [s.strip() for entry in args.servers for s in entry.split(",") if s.strip()]
+    extra = {"max_request_bytes": args.max_request_bytes} if args.max_request_bytes else {}
+    try:
+        text = envoy.config_text(servers, args.listen, admin=args.admin, **extra)
+    except ValueError as exc:
+        print(f"nst envoy-config: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    sys.stdout.write(text)
+    return 0
 
 
 # -- serve ---------------------------------------------------------------------------------------------

@@ -34,6 +34,8 @@ IDLE_HEALTH_NAME = "nst.v1.StyleService/idle"
 ONLY_IF_IDLE_METADATA_KEY = "nst-only-if-idle"
 BUSY_METADATA_KEY = "nst-busy"
 JOB_SERVER_SEPARATOR = "@"  # a job id is <uuid>@<server name>
+# Trailing metadata of GetJob's and CancelJob's NOT_FOUND when the id names another server.
+JOB_ELSEWHERE_METADATA_KEY = "nst-job-elsewhere"
 MAX_SERVER_NAME_CHARS = 128
 
 

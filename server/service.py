@@ -34,7 +34,7 @@ from protos.nst.v1 import style_pb2, style_pb2_grpc
 from . import __version__, job_input
 from .admission import Admission
 from .config import (BUSY_METADATA_KEY, DEFAULT_CACHE_MB, DEFAULT_MAX_PIXELS, DEFAULT_QUEUE_MB, DEFAULT_QUEUE_SIZE,
-                     IDLE_HEALTH_NAME, JOB_SERVER_SEPARATOR, MAX_SETTING_MB, ONLY_IF_IDLE_METADATA_KEY,
+                     IDLE_HEALTH_NAME, JOB_ELSEWHERE_METADATA_KEY, JOB_SERVER_SEPARATOR, MAX_SETTING_MB, ONLY_IF_IDLE_METADATA_KEY,
                      RESULT_CHUNK_BYTES, TOKEN_METADATA_KEY, check_address, check_server_name)
 from .jobs import JobEnd, JobError, JobManager, ResultPayload, busy_error
 from .limits import MIB, RECEIVE_SECONDS, STALL_SECONDS, ServerLimits
@@ -125,9 +125,12 @@ class StyleServicer(style_pb2_grpc.StyleServiceServicer):
         job = manager.get(job_id) if manager is not None else None
         if job is None:
             owner = job_id.rpartition(JOB_SERVER_SEPARATOR)[2] if JOB_SERVER_SEPARATOR in job_id else ""
-            elsewhere = (f"; it names the server {quote(owner)}" if owner and owner != self._state.name else "")
+            elsewhere = owner and owner != self._state.name
+            # The trailing mark lets a proxy (Envoy, see server.envoy) retry the call on the fleet's other servers.
             _abort(context, grpc.StatusCode.NOT_FOUND,
-                   f"job_id: no job {quote(job_id)} on this server ({quote(self._state.name)}){elsewhere}", "job_id")
+                   f"job_id: no job {quote(job_id)} on this server ({quote(self._state.name)})"
+                   + (f"; it names the server {quote(owner)}" if elsewhere else ""), "job_id",
+                   ((JOB_ELSEWHERE_METADATA_KEY, "1"),) if elsewhere else ())
         return job
 
     def Describe(self, request, context):
