@@ -155,6 +155,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         if args.address is None:  # $NST_SERVER is checked like the flag
+            if "," in default_address() or default_address().startswith(("dns:", "ipv4:", "ipv6:")):
+                parser.error(f"$NST_SERVER names a fleet of servers ({default_address()[:80]}); "
+                             "give this server its own --address HOST:PORT")
             try:
                 args.address = check_address(default_address())
             except ValueError as exc:

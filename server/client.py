@@ -290,10 +290,10 @@ class StyleClient:
         if self.fleet:
             # Two channels over the same servers: calls that any server may answer (health, Describe) go to
             # the SERVING ones; jobs go to the idle ones (see server.fleet).
-            self._channel = grpc.insecure_channel(self.target.target, options=_CHANNEL_OPTIONS + fleet.channel_options(
-                _SERVICE_NAME, _STYLIZE_METHOD))
-            self._jobs_channel = grpc.insecure_channel(self.target.target, options=_CHANNEL_OPTIONS + fleet.channel_options(
-                IDLE_HEALTH_NAME, _STYLIZE_METHOD))
+            any_options = _CHANNEL_OPTIONS + fleet.channel_options(_SERVICE_NAME, _STYLIZE_METHOD)
+            idle_options = _CHANNEL_OPTIONS + fleet.channel_options(IDLE_HEALTH_NAME, _STYLIZE_METHOD)
+            self._channel = grpc.insecure_channel(self.target.target, options=any_options)
+            self._jobs_channel = grpc.insecure_channel(self.target.target, options=idle_options)
             self._jobs_stub = style_pb2_grpc.StyleServiceStub(self._jobs_channel)
             self._direct: dict[str, grpc.Channel] = {}  # one server by address: a job's GetJob and CancelJob
             self._owners: dict[str, str] = {}  # server name -> address

@@ -261,6 +261,8 @@ def explain(error: ClientError, client: StyleClient | None) -> str:
         where = FIELD_NAMES.get(error.field or "", (error.field or "").replace("_", "-"))
         return (f"The style server rejected {where}: {error.message}. Change it and run the filter again."
                 if where else f"The style server rejected the job: {error.message}.")
+    if error.code == "UNAVAILABLE" and client is not None and client.fleet:
+        return f"{error.message}. Start the fleet's servers with `nst serve` and run the filter again."
     if error.code == "UNAVAILABLE":
         return (f"{error.message}. Start the server with `nst serve --address {address}` "
                 "(or turn on auto-start) and run the filter again.")

@@ -34,8 +34,9 @@ from protos.nst.v1 import style_pb2, style_pb2_grpc
 from . import __version__, job_input
 from .admission import Admission
 from .config import (BUSY_METADATA_KEY, DEFAULT_CACHE_MB, DEFAULT_MAX_PIXELS, DEFAULT_QUEUE_MB, DEFAULT_QUEUE_SIZE,
-                     IDLE_HEALTH_NAME, JOB_ELSEWHERE_METADATA_KEY, JOB_SERVER_SEPARATOR, MAX_SETTING_MB, ONLY_IF_IDLE_METADATA_KEY,
-                     RESULT_CHUNK_BYTES, TOKEN_METADATA_KEY, check_address, check_server_name)
+                     IDLE_HEALTH_NAME, JOB_ELSEWHERE_METADATA_KEY, JOB_SERVER_SEPARATOR, MAX_SETTING_MB,
+                     ONLY_IF_IDLE_METADATA_KEY, RESULT_CHUNK_BYTES, TOKEN_METADATA_KEY, check_address,
+                     check_server_name)
 from .jobs import JobEnd, JobError, JobManager, ResultPayload, busy_error
 from .limits import MIB, RECEIVE_SECONDS, STALL_SECONDS, ServerLimits
 from .watchdog import Watchdog
@@ -47,7 +48,7 @@ SERVICE_NAME = style_pb2.DESCRIPTOR.services_by_name["StyleService"].full_name
 _STYLIZE_METHOD = f"/{SERVICE_NAME}/Stylize"
 _BUSY = ((BUSY_METADATA_KEY, "1"),)
 # Clients ping a connection every 10 s to notice a server that vanished without closing it; allow that.
-_KEEPALIVE_OPTIONS = [("grpc.http2.min_ping_interval_without_data_ms", 5000), ("grpc.http2.max_ping_strikes", 0)]
+_KEEPALIVE_OPTIONS = [("grpc.http2.min_ping_interval_without_data_ms", 5000)]
 _HEALTH_PREFIX = "/grpc.health.v1.Health/"
 # Calls running or waiting for a thread, all kinds together; each kind has its own, smaller budget
 # (``limits``), so this only bounds what a flood of calls can park in gRPC's backlog.

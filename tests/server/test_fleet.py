@@ -302,3 +302,11 @@ def test_a_stopping_server_takes_no_new_job_but_finishes_the_running_one(engine)
         assert any(isinstance(e, Finished) for e in events)
         stopper.join(60)
         assert not stopper.is_alive()
+
+
+def test_nst_serve_with_a_fleet_in_nst_server_asks_for_its_own_address():
+    env = {k: v for k, v in __import__("os").environ.items() if k != "NST_TOKEN"}
+    env["NST_SERVER"] = "127.0.0.1:5001,127.0.0.1:5002"
+    run = subprocess.run([sys.executable, "-m", "server", "serve"], capture_output=True, text=True, env=env,
+                         cwd=REPO, timeout=60)
+    assert run.returncode == 2 and "fleet" in run.stderr and "--address" in run.stderr
