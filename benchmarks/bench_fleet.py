@@ -13,7 +13,9 @@ Each server runs pinned to one CPU core (taskset) with one torch thread (OMP_NUM
 5. Recovery, through the client's balancing: one server is killed (SIGKILL) mid-job; seconds until a
    new job starts on the survivor (target 5). It is restarted; seconds from its SERVING until it starts
    a job again while jobs keep coming (target 5).
-Exits 1 when a target is missed. Linux only (taskset).
+Each server's CPU share during the batches is printed too (1.00 = a whole core): on a machine whose cores
+other work shares, two servers cannot run at twice the speed of one, and the share shows it.
+Exits 1 when a target is missed. Linux only (taskset, /proc).
 """
 from __future__ import annotations
 
@@ -97,6 +99,11 @@ class Server:
             self.process.send_signal(signal.SIGTERM)
             self.process.wait(60)
 
+    def cpu_seconds(self) -> float:
+        """CPU time the server process has used (user + system), from /proc."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def jobs(self) -> list[tuple[float, float, float]]:
         """(queued_at, started_at, ended_at) in wall-clock seconds, of every job that succeeded."""
         found = []
@@ -115,8 +122,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def batch(address: str, jobs: int, size: int, steps: int, seed: int) -> tuple[float, dict]:
-    """``jobs`` jobs submitted at once through one client; (wall seconds, jobs per server)."""
+def batch(address: str, jobs: int, size: int, steps: int, seed: int, servers_run: list[Server],
+          shares: list[float]) -> tuple[float, dict]:
+    """``jobs`` jobs submitted at once through one client; (wall seconds, jobs per server). Appends to
+    ``shares`` the CPU each server got during the batch (1.0 = a whole core): on a shared machine the
+    throughput figures mean little unless each server had its core."""
     options = {"max_size": size, "steps": steps, "multiscale": False}
     servers: dict[str, int] = {}
     errors = []
@@ -134,12 +144,14 @@ def batch(address: str, jobs: int, size: int, steps: int, seed: int) -> tuple[fl
                 errors.append(exc)
 
         threads = [threading.Thread(target=one, args=(i,)) for i in range(jobs)]
+        cpu = [s.cpu_seconds() for s in servers_run]
         began = time.monotonic()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         elapsed = time.monotonic() - began
+        shares.extend((s.cpu_seconds() - c) / elapsed for s, c in zip(servers_run, cpu))
     if errors:
         raise SystemExit(f"jobs failed: {errors[:3]}")
     return elapsed, servers
@@ -214,7 +226,8 @@ def recovery(servers: list[Server], size: int, steps: int) -> tuple[float, float
         stop.set()
         for w in workers:
             w.join()
-        return after_kill, (first_start[0] - serving) if first_start else float("inf")
+        # (SERVING is seen from the log, polled every 0.05 s: a job may start just before that.)
+        return after_kill, max(0.0, first_start[0] - serving) if first_start else float("inf")
 
 
 def main() -> int:
@@ -230,12 +243,15 @@ def main() -> int:
     front = None
     try:
         servers[0].start()
-        one = [batch(servers[0].address, args.jobs, args.size, args.steps, 100 * r)[0] for r in range(args.repeat)]
+        shares = {name: [] for name in ("one server", "two servers, client balancing", "two servers, Envoy")}
+        one = [batch(servers[0].address, args.jobs, args.size, args.steps, 100 * r, servers[:1],
+                     shares["one server"])[0] for r in range(args.repeat)]
         results["one server"] = statistics.median(one)
         servers[1].start()
         fleet_address = ",".join(s.address for s in servers)
         since = time.time()
-        runs = [batch(fleet_address, args.jobs, args.size, args.steps, 100 * r) for r in range(args.repeat)]
+        runs = [batch(fleet_address, args.jobs, args.size, args.steps, 100 * r, servers,
+                      shares["two servers, client balancing"]) for r in range(args.repeat)]
         results["two servers, client balancing"] = statistics.median(t for t, _ in runs)
         spread = [dict(sorted(per.items())) for _, per in runs]
         misses = {"client balancing": waits_while_idle(servers, since)}
@@ -252,7 +268,8 @@ def main() -> int:
                 while len(names) < len(servers):
                     names.add(probe.describe()["server_name"])
             since = time.time()
-            runs = [batch(listen, args.jobs, args.size, args.steps, 100 * r) for r in range(args.repeat)]
+            runs = [batch(listen, args.jobs, args.size, args.steps, 100 * r, servers, shares["two servers, Envoy"])
+                    for r in range(args.repeat)]
             results["two servers, Envoy"] = statistics.median(t for t, _ in runs)
             spread += [dict(sorted(per.items())) for _, per in runs]
             misses["Envoy"] = waits_while_idle(servers, since)
@@ -272,7 +289,9 @@ def main() -> int:
         ratio = seconds / base
         miss = name != "one server" and ratio > 0.6
         ok &= not miss
-        print(f"  {name:32s} {seconds:7.2f} s  {ratio:5.2f} x one server{'  MISSED (target 0.6)' if miss else ''}")
+        share = statistics.median(shares[name])
+        print(f"  {name:32s} {seconds:7.2f} s  {ratio:5.2f} x one server  (CPU per server: {share:.2f} core)"
+              f"{'  MISSED (target 0.6)' if miss else ''}")
     print(f"  jobs per server in each two-server batch: {spread}")
     for path, (count, total) in misses.items():
         ok &= count == 0
