@@ -18,7 +18,7 @@ from typing import Optional
 
 from .config import (DEFAULT_CACHE_MB, DEFAULT_GRACE_SECONDS, DEFAULT_MAX_PIXELS, DEFAULT_QUEUE_MB,
                      DEFAULT_QUEUE_SIZE, MAX_QUEUE_SIZE, MAX_SETTING_MB, MAX_SETTING_PIXELS, check_address,
-                     default_address, default_token)
+                     check_server_name, default_address, default_token)
 from nst_core.options import option_defaults, option_specs
 from .progress_bar import ProgressBar, format_seconds
 
@@ -56,6 +56,13 @@ def _address(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _server_name(text: str) -> str:
+    try:
+        return check_server_name(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 _FLAG_TYPES = {"int": dict(type=int), "float": dict(type=float), "layers": dict(type=_list_of(str)),
                "floats": dict(type=_list_of(float)), "bool": dict(action=argparse.BooleanOptionalAction)}
 
@@ -84,7 +91,8 @@ def _add_job_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
     p.add_argument("--preview-dir", help="write progress previews here as preview-NNNN.png")
     p.add_argument("--local", action="store_true", help="run the engine in this process instead of on a server")
-    p.add_argument("--server", help=f"server address (default: $NST_SERVER or {default_address()})")
+    p.add_argument("--server", help=f"server address, or a fleet: host:port,host:port or dns:///name:port "
+                                    f"(default: $NST_SERVER or {default_address()})")
     p.add_argument("--token", help="the server's token (default: $NST_TOKEN)")
     p.add_argument("--device", help="--local only: cuda, mps or cpu (default: the best available)")
     p.add_argument("--weights", default="original", help="--local only: original, torchvision or a file path")
@@ -116,11 +124,22 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--memory-budget-mb", type=_number(int, 1, MAX_SETTING_MB), default=None,
                        help="memory a job may use, the model included (on a CPU the process's RSS), MiB; jobs "
                             "are tiled to stay under it (default: 95%% of the GPU's free memory, or half the RAM)")
+    serve.add_argument("--name", type=_server_name, default=None,
+                       help="this server's name in a fleet, the end of its job ids (default: host name:port)")
     serve.add_argument("--grace", type=_number(float, 0, 86400), default=DEFAULT_GRACE_SECONDS,
                        help="seconds a running job may finish after SIGINT/SIGTERM before it is cancelled")
 
     stylize = sub.add_parser("stylize", help="stylize CONTENT with STYLE(s) and write a PNG")
     _add_job_options(stylize)
+
+    envoy = sub.add_parser("envoy-config", help="print an Envoy configuration that puts SERVERs behind one address")
+    envoy.add_argument("servers", nargs="+", metavar="SERVER",
+                       help="host:port of each style server (a comma-separated list works too)")
+    envoy.add_argument("--listen", default="0.0.0.0:50050", help="where Envoy listens (default 0.0.0.0:50050)")
+    envoy.add_argument("--admin", help="address of Envoy's admin page (default: none)")
+    envoy.add_argument("--max-request-bytes", type=_number(int, 1, 2**32 - 1), default=None,
+                       help="largest request to pass on: the servers' limits.max_request_bytes (default: that "
+                            "of a server with default limits, 528 MiB)")
 
     sub.add_parser("install-gimp-plugin", add_help=False, help="install the GIMP 3 plug-in (see its --help)")
     return parser
@@ -136,12 +155,31 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         if args.address is None:  # $NST_SERVER is checked like the flag
+            if "," in default_address() or default_address().startswith(("dns:", "ipv4:", "ipv6:")):
+                parser.error(f"$NST_SERVER names a fleet of servers ({default_address()[:80]}); "
+                             "give this server its own --address HOST:PORT")
             try:
                 args.address = check_address(default_address())
             except ValueError as exc:
                 parser.error(f"$NST_SERVER: {exc}")
         return serve(args)
+    if args.command == "envoy-config":
+        return envoy_config(args)
     return stylize(args)
+
+
+def envoy_config(args) -> int:
+    from . import envoy
+
+    servers = [s.strip() for entry in args.servers for s in entry.split(",") if s.strip()]
+    extra = {"max_request_bytes": args.max_request_bytes} if args.max_request_bytes else {}
+    try:
+        text = envoy.config_text(servers, args.listen, admin=args.admin, **extra)
+    except ValueError as exc:
+        print(f"nst envoy-config: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    sys.stdout.write(text)
+    return 0
 
 
 # -- serve ---------------------------------------------------------------------------------------------
@@ -164,7 +202,8 @@ def serve(args) -> int:
                               preprocessing=args.preprocessing, token=token,
                               queue_size=args.queue_size, max_pixels=args.max_pixels,
                               max_request_pixels=args.max_request_pixels, queue_mb=args.queue_mb,
-                              cache_mb=args.cache_mb, memory_budget_mb=args.memory_budget_mb, wait=False)
+                              cache_mb=args.cache_mb, memory_budget_mb=args.memory_budget_mb, wait=False,
+                              name=args.name)
     except ValueError as exc:  # settings that do not fit together (max_request_pixels below max_pixels)
         print(f"nst serve: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -183,7 +222,7 @@ def serve(args) -> int:
             return 0
     engine = handle.engine
     print(f"listening on {handle.address}", file=sys.stderr, flush=True)
-    logging.getLogger("nst.server").info("device %s, queue %d, auth %s", engine.device,
+    logging.getLogger("nst.server").info("name %s, device %s, queue %d, auth %s", handle.name, engine.device,
                                          args.queue_size, "on" if token else "off")
     while not stop.wait(0.5):
         pass
@@ -236,11 +275,18 @@ def stylize(args) -> int:
 
 def _stylize_remote(args, content: bytes, styles: list[bytes], init: Optional[bytes], out: Path,
                     preview_dir: Optional[Path]) -> int:
-    from .client import ClientError, Finished, ImageData, Preview, Progress, Queued, Result, Started, StyleClient
+    from .client import (ClientError, Finished, ImageData, Preview, Progress, Queued, Result, Started, StyleClient,
+                         Waiting)
 
     bar = ProgressBar()
     previews = 0
-    with StyleClient(args.server, args.token) as client:
+    try:
+        client = StyleClient(args.server, args.token)
+    except ClientError as exc:
+        where = "--server" if args.server is not None else "$NST_SERVER"
+        print(f"nst stylize: {where}: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    with client:
         stream = client.stylize(ImageData.encoded(content), [ImageData.encoded(s) for s in styles],
                                 style_blend=args.style_blend, options=_options(args),
                                 init_image=ImageData.encoded(init) if init else None,
@@ -249,8 +295,10 @@ def _stylize_remote(args, content: bytes, styles: list[bytes], init: Optional[by
             for event in stream:
                 if isinstance(event, Queued) and event.position > 0:
                     bar.message(f"queued: {event.position} job(s) ahead")
+                elif isinstance(event, Waiting):
+                    bar.message(f"all {event.servers} servers of the fleet are busy: waiting for a free one")
                 elif isinstance(event, Started):
-                    bar.message(f"job {event.job_id} started on {client.address}")
+                    bar.message(f"job {event.job_id} started on {event.server_name or client.address}")
                 elif isinstance(event, Progress):
                     bar.update(event)
                 elif isinstance(event, Preview):

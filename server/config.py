@@ -25,6 +25,27 @@ RESULT_CHUNK_BYTES = 2 * 1024 * 1024  # below gRPC's 4 MiB default so any client
 TOKEN_METADATA_KEY = "authorization"
 ERROR_FIELD_METADATA_KEY = "nst-error-field"  # trailing metadata on every error the server itself raises
 
+# Fleets (several servers behind one name). A server's health under this service name is SERVING only while
+# it is idle (no job running or waiting), so a fleet's clients, whose channel checks it, send new jobs to
+# idle servers only; the plain service name stays SERVING while the server takes jobs at all.
+IDLE_HEALTH_NAME = "nst.v1.StyleService/idle"
+# Request metadata of a fleet's Stylize calls: refuse the job (UNAVAILABLE) unless it starts at once, so that
+# gRPC's retry policy sends it to another server. Such a refusal carries the trailing BUSY_METADATA_KEY.
+ONLY_IF_IDLE_METADATA_KEY = "nst-only-if-idle"
+BUSY_METADATA_KEY = "nst-busy"
+JOB_SERVER_SEPARATOR = "@"  # a job id is <uuid>@<server name>
+# Trailing metadata of GetJob's and CancelJob's NOT_FOUND when the id names another server.
+JOB_ELSEWHERE_METADATA_KEY = "nst-job-elsewhere"
+MAX_SERVER_NAME_CHARS = 128
+
+
+def check_server_name(name: str) -> str:
+    """A server name: printable ASCII without spaces or '@' (it ends every job id of the server)."""
+    if not name or len(name) > MAX_SERVER_NAME_CHARS or not all("!" <= c <= "~" and c != "@" for c in name):
+        raise ValueError(f"server name {name[:40]!r} must be 1 to {MAX_SERVER_NAME_CHARS} printable ASCII "
+                         "characters without spaces or '@'")
+    return name
+
 
 def check_address(address: str) -> str:
     """``host:port`` (port 0-65535, 0 picks a free one) or ``unix:/path`` where the path is free or a socket;

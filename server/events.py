@@ -15,8 +15,16 @@ class Queued:
 
 
 @dataclass(frozen=True)
+class Waiting:
+    """A fleet's client only: every server is busy, and the job waits (in the client) for the first free one."""
+
+    servers: int  # servers of the fleet
+
+
+@dataclass(frozen=True)
 class Started:
     job_id: str
+    server_name: str = ""  # the server that runs the job (empty from older servers)
 
 
 @dataclass(frozen=True)
@@ -61,7 +69,7 @@ class Finished:
     losses: dict[str, float]
 
 
-Event = Queued | Started | Progress | Preview | Result | Finished
+Event = Queued | Waiting | Started | Progress | Preview | Result | Finished
 
 
 def from_message(cls, message):

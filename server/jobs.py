@@ -14,7 +14,7 @@ import uuid
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from enum import Enum
-from typing import Optional
+from typing import Callable, Optional
 
 import grpc
 
@@ -47,11 +47,18 @@ class JobState(Enum):
 class JobError(Exception):
     """A job or submission failed with a definite gRPC status and a message fit for the client."""
 
-    def __init__(self, code: grpc.StatusCode, message: str, field: Optional[str] = None):
+    def __init__(self, code: grpc.StatusCode, message: str, field: Optional[str] = None, busy: bool = False):
         super().__init__(message)
         self.code = code
         self.message = message
         self.field = field
+        self.busy = busy  # refused only because another job runs here: a fleet's client tries another server
+
+
+def busy_error(server_name: str) -> JobError:
+    return JobError(grpc.StatusCode.UNAVAILABLE,
+                    f"the style server {server_name or '(unnamed)'} is busy with another job; asked for an idle "
+                    "server only, so the client tries another", busy=True)
 
 
 @dataclass
@@ -70,8 +77,9 @@ class JobEnd:
 
 
 class Job:
-    def __init__(self, job_input: JobInput):
-        self.id = uuid.uuid4().hex
+    def __init__(self, job_input: JobInput, server_name: str = ""):
+        # In a fleet the id names its server, so that GetJob and CancelJob can be sent to the owner.
+        self.id = f"{uuid.uuid4().hex}@{server_name}" if server_name else uuid.uuid4().hex
         self.input: Optional[JobInput] = job_input
         self.held_bytes = job_input.held_bytes  # counted against the queue's memory budget while waiting
         self.summary = job_input.describe()
@@ -147,8 +155,12 @@ class JobManager:
     ``queue_bytes`` of images together."""
 
     def __init__(self, engine: StyleEngine, *, queue_size: int, queue_bytes: int = 2**62,
-                 style_cache: Optional[TargetCache] = None):
+                 style_cache: Optional[TargetCache] = None, server_name: str = "",
+                 on_busy: Optional[Callable[[bool], None]] = None):
         self.engine = engine  # its memory budget is its own (set once, when the server took it)
+        self.server_name = server_name
+        self._on_busy = on_busy  # told (under the lock, so in order) whenever busy() changes
+        self._was_busy: Optional[bool] = None
         self.queue_size = queue_size
         self.queue_bytes = queue_bytes
         self.style_cache = style_cache
@@ -161,6 +173,26 @@ class JobManager:
         self._stopping = False
         self._worker = threading.Thread(target=self._work, name="nst-worker", daemon=True)
         self._worker.start()
+        with self._cond:
+            self._busy_changed()
+
+    # -- busy or idle (a fleet's clients send new jobs to idle servers) -------------------------------
+
+    def busy(self) -> bool:
+        """Whether a job runs or waits (or the server takes no more): a new job would not start at once."""
+        with self._cond:
+            return self._busy()
+
+    def _busy(self) -> bool:
+        return self._running is not None or bool(self._waiting) or not self._accepting
+
+    def _busy_changed(self) -> None:
+        # Called with the lock held after any change of the running job, the queue or _accepting.
+        busy = self._busy()
+        if busy != self._was_busy:
+            self._was_busy = busy
+            if self._on_busy is not None:
+                self._on_busy(busy)
 
     # -- submission and lookup -------------------------------------------------------------------------
 
@@ -186,14 +218,18 @@ class JobManager:
                            f"the waiting jobs' images would take {(self._waiting_bytes + held_bytes) / MIB:.1f} MiB, "
                            f"over the queue's memory budget of {self.queue_bytes / MIB:.1f} MiB; try again later")
 
-    def submit(self, job_input: JobInput) -> Job:
-        job = Job(job_input)
+    def submit(self, job_input: JobInput, only_if_idle: bool = False) -> Job:
+        """Queue a job; with ``only_if_idle`` refuse it (UNAVAILABLE, ``JobError.busy``) unless it starts at once."""
+        job = Job(job_input, self.server_name)
         with self._cond:
+            if only_if_idle and self._busy():
+                raise busy_error(self.server_name)
             self._check_room(job.held_bytes)
             self._waiting.append(job)
             self._waiting_bytes += job.held_bytes
             self._remember(job)
             self._announce_positions()
+            self._busy_changed()
             self._cond.notify_all()
         return job
 
@@ -253,6 +289,7 @@ class JobManager:
         job.error = error
         job.input = None  # drop the images now: the handler may still be streaming for a while
         job.push(JobEnd(error))
+        self._busy_changed()
         waited = (job.started or time.monotonic()) - job.submitted
         ran = time.monotonic() - job.started if job.started else 0.0
         if state is JobState.CANCELLED:
@@ -279,17 +316,20 @@ class JobManager:
                 job.started = time.monotonic()
                 self._running = job
                 self._announce_positions()
+                self._busy_changed()
             try:
                 self._run(job)
             finally:
                 with self._cond:
                     self._running = None
                     self._announce_positions()
+                    self._busy_changed()
                     self._cond.notify_all()
 
     def _run(self, job: Job) -> None:
         job_input, job.input = job.input, None  # only this frame holds the images while the job runs
-        job.push(style_pb2.StylizeResponse(started=style_pb2.JobStarted(job_id=job.id)))
+        job.push(style_pb2.StylizeResponse(started=style_pb2.JobStarted(job_id=job.id,
+                                                                          server_name=self.server_name)))
         last_preview = [0.0]
 
         def on_progress(p) -> None:
@@ -345,6 +385,7 @@ class JobManager:
         """Refuse new jobs, cancel waiting ones, give the running one ``grace`` seconds, then cancel it."""
         with self._cond:
             self._accepting = False
+            self._busy_changed()
             for job in list(self._waiting):
                 job.token.cancel()
                 job.cancel_reason = "the server is shutting down"

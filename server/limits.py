@@ -24,6 +24,9 @@ STYLIZE_RECEIVING = 2  # Stylize requests received and checked at once: each may
 # place up when another caller waits for one (a local 528 MiB request arrives within a few seconds).
 STYLIZE_IDLE_SECONDS = 10.0
 HEALTH_CHECKS = 64  # health checks in progress at once (each answers at once; idle ones give way, see admission)
+# Health Watch streams last as long as a client's channel: a fleet's client (server.fleet) keeps two to each
+# server, so this is room for 32 such clients at once.
+HEALTH_WATCHES = 64
 SPARE_THREADS = 16  # for health checks and prompt refusals, beyond every budgeted call
 
 
@@ -75,7 +78,7 @@ class ServerLimits:
                      16),
             CallKind("reflection", "reflection streams",
                      _methods(reflection.SERVICE_NAME, "ServerReflectionInfo"), 8),
-            CallKind("health watch", "health Watch streams", _methods(health.SERVICE_NAME, "Watch"), 8),
+            CallKind("health watch", "health Watch streams", _methods(health.SERVICE_NAME, "Watch"), HEALTH_WATCHES),
             CallKind("health check", "health checks", _methods(health.SERVICE_NAME, "Check"), HEALTH_CHECKS),
         ))
 

@@ -28,7 +28,7 @@ import tempfile
 import threading
 import time
 
-from .client import ClientError, ImageData, Preview, Progress, Queued, Result, Started, Finished, StyleClient
+from .client import ClientError, ImageData, Preview, Progress, Queued, Result, Started, Finished, StyleClient, Waiting
 from .config import default_address
 
 # Windows: no console, and not in our process group, so the server outlives this helper and Ctrl+C in
@@ -98,7 +98,11 @@ class HelperJob:
         try:
             job = self._read_job()
             address = job.get("server") or default_address()
-            self.client = StyleClient(address, token=job.get("token") or None)
+            try:
+                self.client = StyleClient(address, token=job.get("token") or None)
+            except ClientError as exc:
+                raise HelperError(exc.code, f"The style server address cannot work: {exc.message}. Fix the "
+                                            "plug-in's Server argument (or NST_SERVER).") from None
             self._ensure_server(address, job.get("auto_start", True))
             self._stylize(job)
         except HelperError as exc:
@@ -134,6 +138,9 @@ class HelperJob:
             tick()
             wait_serving(address, self.client, tick)
             return
+        if self.client.fleet:
+            raise HelperError("UNAVAILABLE", f"No style server of the fleet {address} is ready. Start them with "
+                                             "`nst serve` on each machine and run the filter again.")
         if not auto_start or not is_local(address):
             why = "auto-start is off" if not auto_start else "it is not a local address"
             raise HelperError("UNAVAILABLE",
@@ -156,6 +163,8 @@ class HelperJob:
             if isinstance(event, Queued):
                 self.job_id = event.job_id or self.job_id
                 self.emit(type="queued", position=event.position)
+            elif isinstance(event, Waiting):
+                self.emit(type="status", text=f"All {event.servers} style servers are busy; waiting for a free one…")
             elif isinstance(event, Started):
                 self.job_id = event.job_id
                 self.emit(type="started", job_id=event.job_id)
@@ -252,6 +261,8 @@ def explain(error: ClientError, client: StyleClient | None) -> str:
         where = FIELD_NAMES.get(error.field or "", (error.field or "").replace("_", "-"))
         return (f"The style server rejected {where}: {error.message}. Change it and run the filter again."
                 if where else f"The style server rejected the job: {error.message}.")
+    if error.code == "UNAVAILABLE" and client is not None and client.fleet:
+        return f"{error.message}. Start the fleet's servers with `nst serve` and run the filter again."
     if error.code == "UNAVAILABLE":
         return (f"{error.message}. Start the server with `nst serve --address {address}` "
                 "(or turn on auto-start) and run the filter again.")

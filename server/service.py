@@ -33,9 +33,11 @@ from protos.nst.v1 import style_pb2, style_pb2_grpc
 
 from . import __version__, job_input
 from .admission import Admission
-from .config import (DEFAULT_CACHE_MB, DEFAULT_MAX_PIXELS, DEFAULT_QUEUE_MB, DEFAULT_QUEUE_SIZE, MAX_SETTING_MB,
-                     RESULT_CHUNK_BYTES, TOKEN_METADATA_KEY, check_address)
-from .jobs import JobEnd, JobError, JobManager, ResultPayload
+from .config import (BUSY_METADATA_KEY, DEFAULT_CACHE_MB, DEFAULT_MAX_PIXELS, DEFAULT_QUEUE_MB, DEFAULT_QUEUE_SIZE,
+                     IDLE_HEALTH_NAME, JOB_ELSEWHERE_METADATA_KEY, JOB_SERVER_SEPARATOR, MAX_SETTING_MB,
+                     ONLY_IF_IDLE_METADATA_KEY, RESULT_CHUNK_BYTES, TOKEN_METADATA_KEY, check_address,
+                     check_server_name)
+from .jobs import JobEnd, JobError, JobManager, ResultPayload, busy_error
 from .limits import MIB, RECEIVE_SECONDS, STALL_SECONDS, ServerLimits
 from .watchdog import Watchdog
 from .wire import abort as _abort
@@ -43,6 +45,10 @@ from .wire import abort as _abort
 log = logging.getLogger("nst.server")
 
 SERVICE_NAME = style_pb2.DESCRIPTOR.services_by_name["StyleService"].full_name
+_STYLIZE_METHOD = f"/{SERVICE_NAME}/Stylize"
+_BUSY = ((BUSY_METADATA_KEY, "1"),)
+# Clients ping a connection every 10 s to notice a server that vanished without closing it; allow that.
+_KEEPALIVE_OPTIONS = [("grpc.http2.min_ping_interval_without_data_ms", 5000)]
 _HEALTH_PREFIX = "/grpc.health.v1.Health/"
 # Calls running or waiting for a thread, all kinds together; each kind has its own, smaller budget
 # (``limits``), so this only bounds what a flood of calls can park in gRPC's backlog.
@@ -64,15 +70,16 @@ class StyleServicer(style_pb2_grpc.StyleServiceServicer):
             if state.load_error is not None:
                 _abort(context, grpc.StatusCode.FAILED_PRECONDITION, f"weights unavailable: {state.load_error}")
             _abort(context, grpc.StatusCode.UNAVAILABLE, "the server is still loading its model; retry shortly")
+        only_if_idle = _only_if_idle(context.invocation_metadata())
         try:
             built = job_input.build(request, state.limits, manager.check_room)
             del request  # the job holds only its images' bytes; the message's copy of them goes now
-            job = manager.submit(built)
+            job = manager.submit(built, only_if_idle=only_if_idle)
             del built
         except InvalidInput as exc:
             _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc), exc.field)
         except JobError as exc:
-            _abort(context, exc.code, exc.message, exc.field)
+            _abort(context, exc.code, exc.message, exc.field, _BUSY if exc.busy else ())
         except Exception:  # noqa: BLE001 - a bug must not reach the client as UNKNOWN with a traceback
             log.exception("could not accept a job")
             _abort(context, grpc.StatusCode.INTERNAL, "internal error while reading the request; see the server log")
@@ -118,7 +125,13 @@ class StyleServicer(style_pb2_grpc.StyleServiceServicer):
         manager = self._state.manager
         job = manager.get(job_id) if manager is not None else None
         if job is None:
-            _abort(context, grpc.StatusCode.NOT_FOUND, f"job_id: no job {quote(job_id)} on this server", "job_id")
+            owner = job_id.rpartition(JOB_SERVER_SEPARATOR)[2] if JOB_SERVER_SEPARATOR in job_id else ""
+            elsewhere = owner and owner != self._state.name
+            # The trailing mark lets a proxy (Envoy, see server.envoy) retry the call on the fleet's other servers.
+            _abort(context, grpc.StatusCode.NOT_FOUND,
+                   f"job_id: no job {quote(job_id)} on this server ({quote(self._state.name)})"
+                   + (f"; it names the server {quote(owner)}" if elsewhere else ""), "job_id",
+                   ((JOB_ELSEWHERE_METADATA_KEY, "1"),) if elsewhere else ())
         return job
 
     def Describe(self, request, context):
@@ -140,6 +153,7 @@ class StyleServicer(style_pb2_grpc.StyleServiceServicer):
             default_style_layers=STYLE_LAYERS,
             auth_required=state.token is not None,
             options=_OPTION_INFOS,
+            server_name=state.name,
         )
 
 
@@ -183,11 +197,37 @@ class _TokenAuth(grpc.ServerInterceptor):
         return None if handler is None else _deny(handler)
 
 
+def _only_if_idle(metadata) -> bool:
+    return any(key == ONLY_IF_IDLE_METADATA_KEY for key, _ in metadata or ())
+
+
+class _IdleOnly(grpc.ServerInterceptor):
+    """A fleet's Stylize call asks for an idle server: a busy one refuses it before its request is read
+    (UNAVAILABLE, trailing ``nst-busy``), so that the client's retry policy sends it elsewhere at little cost."""
+
+    def __init__(self, state: "_ServerState"):
+        self._state = state
+
+    def intercept_service(self, continuation, details):
+        handler = continuation(details)
+        manager = self._state.manager
+        if (handler is None or details.method != _STYLIZE_METHOD or manager is None
+                or not _only_if_idle(details.invocation_metadata) or not manager.busy()):
+            return handler
+        error = busy_error(self._state.name)
+        return _refusal(handler, lambda request, context: _abort(context, error.code, error.message, None, _BUSY))
+
+
 def _deny(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
     def refuse(request, context):
         _abort(context, grpc.StatusCode.UNAUTHENTICATED,
                "missing or wrong token: send metadata 'authorization: Bearer <token>' (nst --token or NST_TOKEN)")
 
+    return _refusal(handler, refuse)
+
+
+def _refusal(handler: grpc.RpcMethodHandler, refuse) -> grpc.RpcMethodHandler:
+    """A handler of ``handler``'s shape that runs ``refuse`` (which aborts) instead."""
     kind = {(False, False): grpc.unary_unary_rpc_method_handler, (False, True): grpc.unary_stream_rpc_method_handler,
             (True, False): grpc.stream_unary_rpc_method_handler, (True, True): grpc.stream_stream_rpc_method_handler}
     make = kind[(handler.request_streaming, handler.response_streaming)]
@@ -198,8 +238,9 @@ def _deny(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
 class _ServerState:
     """What the servicer reads: set up in pieces while the model loads in the background."""
 
-    def __init__(self, *, token, limits: ServerLimits, cache):
+    def __init__(self, *, token, limits: ServerLimits, cache, name: str = ""):
         self.token = token
+        self.name = name  # set once the port is bound (host:port by default)
         self.limits = limits
         self.cache = cache
         self.engine: Optional[StyleEngine] = None
@@ -256,6 +297,16 @@ class ServerHandle:
         self.admission.shutdown()
         log.info("server on %s stopped", self.address)
 
+    def _set_busy(self, busy: bool) -> None:
+        # Ignored by the health servicer once shutdown has begun (everything stays NOT_SERVING).
+        status = health_pb2.HealthCheckResponse.NOT_SERVING if busy else health_pb2.HealthCheckResponse.SERVING
+        self._health.set(IDLE_HEALTH_NAME, status)
+
+    @property
+    def name(self) -> str:
+        """The server's name in a fleet; its job ids end in ``@`` and this name."""
+        return self._state.name
+
     def wait_for_termination(self, timeout: Optional[float] = None) -> bool:
         return self._server.wait_for_termination(timeout)
 
@@ -279,7 +330,8 @@ class ServerHandle:
             state.engine = engine
             if not self._stopped.is_set():  # stopped while loading: no worker to start (or to stop)
                 state.manager = JobManager(engine, queue_size=state.limits.queue_size,
-                                           queue_bytes=state.limits.queue_bytes, style_cache=state.cache)
+                                           queue_bytes=state.limits.queue_bytes, style_cache=state.cache,
+                                           server_name=state.name, on_busy=self._set_busy)
                 for name in ("", SERVICE_NAME):
                     self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         self._ready.set()
@@ -329,18 +381,18 @@ def _grpc_server(state: _ServerState, admission: Admission) -> tuple[grpc.Server
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=limits.threads, thread_name_prefix="nst-rpc"),
         # Outermost first: a call with a wrong token is refused before it takes a slot or is read.
-        interceptors=([_TokenAuth(state.token)] if state.token else []) + [admission],
+        interceptors=([_TokenAuth(state.token)] if state.token else []) + [_IdleOnly(state), admission],
         maximum_concurrent_rpcs=_MAX_CALLS_IN_FLIGHT,
         # Identity only: a compressed request is refused (UNIMPLEMENTED) before it is inflated. gRPC has one
         # message limit per server, so any method's request could otherwise inflate to max_request_bytes.
         options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", limits.max_request_bytes),
                  ("grpc.compression_enabled_algorithms_bitset", 1),
-                 ("grpc.max_send_message_length", limits.max_request_bytes)],
+                 ("grpc.max_send_message_length", limits.max_request_bytes)] + _KEEPALIVE_OPTIONS,
     )
     style_pb2_grpc.add_StyleServiceServicer_to_server(StyleServicer(state), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in ("", SERVICE_NAME):
+    for name in ("", SERVICE_NAME, IDLE_HEALTH_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     return server, health_servicer
@@ -353,14 +405,17 @@ def start_server(engine: Optional[StyleEngine] = None, *, load: Optional[Callabl
                  max_request_pixels: int = 0, queue_mb: float = DEFAULT_QUEUE_MB,
                  memory_budget_mb: Optional[int] = None, cache_mb: int = DEFAULT_CACHE_MB,
                  receive_seconds: float = RECEIVE_SECONDS, stall_seconds: float = STALL_SECONDS,
-                 warmup: bool = True, wait: bool = True) -> ServerHandle:
+                 warmup: bool = True, wait: bool = True, name: Optional[str] = None) -> ServerHandle:
     """Start a real gRPC server around a loaded ``engine``, or one that ``load()`` returns, or else
     ``Engine(weights, device, preprocessing=…)``. Listening starts at once with health NOT_SERVING; loading
     and warm-up run in the background, then health turns SERVING. ``wait`` blocks until then and raises
     ServerStartError if loading failed. The limits are explained in ``server.limits`` (ValueError if invalid);
     ``memory_budget_mb`` bounds each job's memory (None: the engine's own budget): it becomes the engine's
     state when the server takes it (a view of a given engine, or the loaded one's constructor argument), so
-    jobs never carry it (InvalidInput naming it if out of range)."""
+    jobs never carry it (InvalidInput naming it if out of range). ``name`` names the server in a fleet
+    (default: this host's name and the bound port) and ends each of its job ids."""
+    if name is not None:
+        check_server_name(name)
     if not 0 <= cache_mb <= MAX_SETTING_MB:
         raise ValueError(f"cache_mb must be from 0 to {MAX_SETTING_MB}, got {cache_mb}")
     if not 0 <= queue_mb <= MAX_SETTING_MB:  # NaN fails this too
@@ -385,6 +440,7 @@ def start_server(engine: Optional[StyleEngine] = None, *, load: Optional[Callabl
     except ServerStartError:
         admission.watchdog.stop()
         raise
+    state.name = name or _default_name(bound)
     handle = ServerHandle(server, bound, state, health_servicer, admission)
     server.start()
     handle._loader = threading.Thread(target=handle._load, args=(load, warmup), name="nst-load", daemon=True)
@@ -394,6 +450,13 @@ def start_server(engine: Optional[StyleEngine] = None, *, load: Optional[Callabl
         handle.stop(0)
         raise ServerStartError(f"the model could not be loaded: {message}")
     return handle
+
+
+def _default_name(bound: str) -> str:
+    """``host:port`` with this machine's name: unique in a fleet of hosts and of ports on one host."""
+    where = bound.rsplit(":", 1)[1] if not bound.startswith("unix:") else bound
+    host = "".join(c for c in socket.gethostname() if "!" <= c <= "~" and c != "@") or "localhost"
+    return f"{host}:{where}".replace(" ", "")[:128]
 
 
 def _product_engine(weights: str, device: Optional[str], preprocessing: Optional[str],

@@ -18,12 +18,14 @@ MAX_MESSAGE_CHARS = 1024  # status messages longer than this are cut (clients re
 Parser = Optional[Callable[[bytes], object]]
 
 
-def abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str, field: Optional[str] = None):
+def abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str, field: Optional[str] = None,
+          extra: tuple = ()):
     """End the call with ``code``. The trailing field marks the error as the server's own (not a transport
-    failure) for the client library, and names the offending request field when there is one."""
+    failure) for the client library, and names the offending request field when there is one; ``extra``
+    adds trailing metadata pairs."""
     if len(message) > MAX_MESSAGE_CHARS:  # every quote of user input is short; this guards the rest
         message = message[:MAX_MESSAGE_CHARS] + "…"
-    context.set_trailing_metadata(((ERROR_FIELD_METADATA_KEY, field or ""),))
+    context.set_trailing_metadata(((ERROR_FIELD_METADATA_KEY, field or ""),) + tuple(extra))
     context.abort(code, message)
 
 

@@ -130,10 +130,12 @@ class JobQueued(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., position: _Optional[int] = ...) -> None: ...
 
 class JobStarted(_message.Message):
-    __slots__ = ("job_id",)
+    __slots__ = ("job_id", "server_name")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    SERVER_NAME_FIELD_NUMBER: _ClassVar[int]
     job_id: str
-    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+    server_name: str
+    def __init__(self, job_id: _Optional[str] = ..., server_name: _Optional[str] = ...) -> None: ...
 
 class JobProgress(_message.Message):
     __slots__ = ("stage", "stages", "step", "total", "overall_step", "overall_total", "losses", "elapsed_seconds", "eta_seconds", "width", "height", "tile", "tiles")
@@ -356,7 +358,7 @@ class Preset(_message.Message):
     def __init__(self, name: _Optional[str] = ..., max_size: _Optional[int] = ..., steps: _Optional[int] = ..., coarse_steps: _Optional[int] = ..., content_weight: _Optional[float] = ..., style_weight: _Optional[float] = ..., tv_weight: _Optional[float] = ..., label: _Optional[str] = ..., help: _Optional[str] = ...) -> None: ...
 
 class DescribeResponse(_message.Message):
-    __slots__ = ("version", "device", "weights_source", "weights_sha256", "preprocessing", "limits", "presets", "default_preset", "layer_names", "default_content_layers", "default_style_layers", "auth_required", "options")
+    __slots__ = ("version", "device", "weights_source", "weights_sha256", "preprocessing", "limits", "presets", "default_preset", "layer_names", "default_content_layers", "default_style_layers", "auth_required", "options", "server_name")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     WEIGHTS_SOURCE_FIELD_NUMBER: _ClassVar[int]
@@ -370,6 +372,7 @@ class DescribeResponse(_message.Message):
     DEFAULT_STYLE_LAYERS_FIELD_NUMBER: _ClassVar[int]
     AUTH_REQUIRED_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    SERVER_NAME_FIELD_NUMBER: _ClassVar[int]
     version: str
     device: str
     weights_source: str
@@ -383,4 +386,5 @@ class DescribeResponse(_message.Message):
     default_style_layers: _containers.RepeatedScalarFieldContainer[str]
     auth_required: bool
     options: _containers.RepeatedCompositeFieldContainer[OptionInfo]
-    def __init__(self, version: _Optional[str] = ..., device: _Optional[str] = ..., weights_source: _Optional[str] = ..., weights_sha256: _Optional[str] = ..., preprocessing: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., presets: _Optional[_Iterable[_Union[Preset, _Mapping]]] = ..., default_preset: _Optional[str] = ..., layer_names: _Optional[_Iterable[str]] = ..., default_content_layers: _Optional[_Iterable[str]] = ..., default_style_layers: _Optional[_Iterable[str]] = ..., auth_required: _Optional[bool] = ..., options: _Optional[_Iterable[_Union[OptionInfo, _Mapping]]] = ...) -> None: ...
+    server_name: str
+    def __init__(self, version: _Optional[str] = ..., device: _Optional[str] = ..., weights_source: _Optional[str] = ..., weights_sha256: _Optional[str] = ..., preprocessing: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., presets: _Optional[_Iterable[_Union[Preset, _Mapping]]] = ..., default_preset: _Optional[str] = ..., layer_names: _Optional[_Iterable[str]] = ..., default_content_layers: _Optional[_Iterable[str]] = ..., default_style_layers: _Optional[_Iterable[str]] = ..., auth_required: _Optional[bool] = ..., options: _Optional[_Iterable[_Union[OptionInfo, _Mapping]]] = ..., server_name: _Optional[str] = ...) -> None: ...
