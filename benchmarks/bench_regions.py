@@ -7,10 +7,11 @@
    right half follows the job's main style, painting B. Crops well inside each half (the outer 35 %) are
    judged by the independent VGG19 judge (benchmarks/judge.py): each crop's style distance to its own
    painting and to the other one.
-2. *Cost*: the same job without regions (painting A everywhere) and with the two regions, alternated,
+2. *Cost*: the same job without regions (paintings A and B blended everywhere) and with the two regions,
+   alternated,
    ``--repeats`` times each: wall time at ``--size`` (the balanced preset), and time per step of a tiled
    ``full`` job at ``--tiled-size`` with ``--tile-size`` tiles (final scale only), with the plan's peak.
-3. ``--edges``: the same split optimized with each way of carrying masks down the network (area-averaged,
+3. ``--edges``: a slanted split optimized with each way of carrying masks down the network (area-averaged,
    the engine's; nearest; eroded) for 100 % crops of the boundary.
 """
 from __future__ import annotations
@@ -27,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
 from judge import Judge  # noqa: E402
 
 from nst_core import Engine, StyleOptions  # noqa: E402
@@ -50,6 +51,14 @@ def split_mask(size: tuple[int, int]) -> Image.Image:
     return Image.fromarray(array, "L")
 
 
+def diagonal_mask(size: tuple[int, int]) -> Image.Image:
+    """Left of a slanted line (from 40 % of the width at the top to 60 % at the bottom) 255, right 0: an
+    edge that crosses the deep layers' cells at every angle, unlike a vertical cut on their grid."""
+    w, h = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    return Image.fromarray(np.where(xx < w * (0.4 + 0.2 * yy / h), 255, 0).astype(np.uint8), "L")
+
+
 def judge_crops(judge: Judge, image: Image.Image, a: Image.Image, b: Image.Image) -> dict:
     w, h = image.size
     left = image.crop((0, 0, int(w * INSIDE), h))
@@ -70,7 +79,8 @@ def separation_and_cost(engine, judge, content, a, b, size, repeats, out: Path, 
     options = StyleOptions(max_size=size)
     plain_times, region_times = [], []
     for _ in range(repeats):  # alternated, so that load from other processes hits both alike
-        t, plain = timed(engine, content, [a], options)
+        # The same job without regions: the same two paintings, blended everywhere.
+        t, plain = timed(engine, content, [a, b], options)
         plain_times.append(t)
         t, split = timed(engine, content, [b], options, [RegionInput(mask, [a])])
         region_times.append(t)
@@ -93,7 +103,7 @@ def tiled_cost(engine, content, a, b, size, tile, repeats, steps=3) -> dict:
     per_step = {"plain": [], "regions": []}
     plans = {}
     for _ in range(repeats):
-        for name, styles, regions in (("plain", [a], ()), ("regions", [b], [RegionInput(mask, [a])])):
+        for name, styles, regions in (("plain", [a, b], ()), ("regions", [b], [RegionInput(mask, [a])])):
             seen = []
             start = time.perf_counter()
             result = engine.stylize(content, styles, options, regions=regions,
@@ -132,7 +142,7 @@ def _eroded(masks, size, layers, device):
 
 def edges(engine, content, a, b, size, out: Path, pictures: Path | None) -> dict:
     content = content.resize((size, round(content.height * size / content.width)), Image.Resampling.LANCZOS)
-    mask = split_mask(content.size)
+    mask = diagonal_mask(content.size)
     crops, scores = [], {}
     import nst_core.engine as engine_mod
     for name, guides in (("area (the engine's)", AREA_GUIDES), ("nearest", _nearest), ("eroded", _eroded)):
@@ -142,6 +152,7 @@ def edges(engine, content, a, b, size, out: Path, pictures: Path | None) -> dict
         finally:
             engine_mod.guides_at = AREA_GUIDES
         crops.append((name, boundary_crop(result.image, 128)))
+        result.image.save(out / f"edges-{name.split()[0]}.png")
         scores[name] = float(result.losses["total"])
     if pictures is not None:
         row(crops, pictures / "regions_edges_100.png")

@@ -125,3 +125,19 @@ def test_cli_help_documents_the_region_syntax():
     run = _nst("stylize", "--help", timeout=60)
     text = " ".join(run.stdout.split())
     assert "--region MASK STYLE" in text and "@STRENGTH" in text and "'none'" in text
+
+
+def test_a_region_job_cancels_like_any_other(server, client):
+    from server.client import Progress, Started
+
+    stream = client.stylize(CONTENT, [STYLE], options=dict(SMALL, steps=2000), regions=[_region()])
+    job_id = next(e for e in stream if isinstance(e, Started)).job_id
+    next(e for e in stream if isinstance(e, Progress))
+    with StyleClient(server.address) as other:
+        assert other.cancel(job_id) is True
+        with pytest.raises(ClientError) as caught:
+            list(stream)
+        assert caught.value.code == "CANCELLED" and other.job_state(job_id) == "cancelled"
+    job = server.manager.get(job_id)
+    assert job.steps_done - job.steps_at_cancel <= 1
+    assert client.health() == "SERVING"
