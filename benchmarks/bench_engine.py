@@ -83,7 +83,7 @@ def plain_vgg(size: int, device, runs: int, frozen: bool = False) -> float:
 
 def full_size_losses(engine: Engine, image: Image.Image, content: Image.Image, style: Image.Image) -> dict:
     """α·content and β·style of an image at 512 px, with the default preset's weights and layers."""
-    opts = resolve(StyleOptions(), 1)
+    opts = resolve(StyleOptions())
     dev = engine.torch_device
     x, c = to_tensor(image).to(dev), to_tensor(content, image.size).to(dev)
     s = to_tensor(style, (512, round(512 * style.height / style.width))).to(dev)

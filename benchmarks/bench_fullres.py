@@ -77,7 +77,7 @@ def probe(kind: str, size: int) -> None:
     growth, pixels = status("VmHWM") - base, size ** 2
     if kind == "keep":  # two kept size × (size + 32) windows: what one tile's pass needs beyond both records
         pixels = size * (size + 32)
-        opts = resolve(StyleOptions(), 1)
+        opts = resolve(StyleOptions())
         growth -= 2 * pixels * kept_bytes_per_pixel(opts.style_layers + opts.content_layers)
     print(json.dumps({"bytes_per_pixel": growth / pixels}))
 
@@ -178,7 +178,7 @@ def run(args) -> None:
 # -- texture: style loss of 100 % crops, full vs balanced stretched; the side-by-side picture ------------------
 
 def crop_style_loss(e: Engine, crops, style) -> list[float]:
-    opts = resolve(StyleOptions(), 1)
+    opts = resolve(StyleOptions())
     net = e.network()
     with torch.no_grad():
         targets = {k: gram_matrix(v) for k, v in net(to_tensor(style), opts.style_layers).items()}

@@ -9,24 +9,25 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import Callable, Optional, Sequence, Union
+from typing import Callable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from . import images, lean, losses, memory, precision as precision_mod, tiling
+from . import images, lean, losses, memory, precision as precision_mod, spec as spec_mod, tiling
 from .cache import TargetCache
 from .errors import Cancelled, DeviceOutOfMemory, InvalidInput, is_out_of_memory, quote
 from .memory import MemoryModel
 from .options import ResolvedOptions, StyleOptions, resolve
+from .regions import guides_at, region_shares
+from .spec import JobSpec, RegionInput
 from .plan import FORWARD_COST, Grid, JobPlan, ScalePlan, plan_job
 from .preprocess import Preprocessing
 from .progress import CancelToken, EtaTracker, Progress, ProgressCallback
 from .vgg import VGGFeatures
 from .weights import load_weights
 
-StyleInput = Union[Image.Image, tuple[Image.Image, float]]
 log = logging.getLogger("nst.engine")
 PREVIEW_PIXELS = 2 ** 20  # previews of larger scales are reduced to about this many pixels
 
@@ -155,7 +156,7 @@ class Engine:
     def _probes(self, precision: str):
         """One step of the default objective, and one forward-only Gram pass, on a random size² image."""
         net = self.network("max", precision)
-        opts = resolve(StyleOptions(), 1)
+        opts = resolve(StyleOptions())
         layers = opts.style_layers
 
         def image(size: int) -> torch.Tensor:
@@ -184,55 +185,62 @@ class Engine:
         return step, forward, kept_step
 
     def plan(self, content_size: tuple[int, int], style_sizes: Sequence[tuple[int, int]],
-             options: StyleOptions = StyleOptions()) -> JobPlan:
-        """The plan a job with these sizes would run (InvalidInput if it cannot run), without running it."""
-        opts = resolve(options, len(style_sizes))
-        return self._plan(content_size, style_sizes, opts)
+             options: StyleOptions = StyleOptions(), *, regions: int = 0) -> JobPlan:
+        """The plan a job with these sizes would run (InvalidInput if it cannot run), without running it.
+        ``style_sizes``: the main styles' and then every region's; ``regions``: how many masks."""
+        return self._plan(content_size, style_sizes, resolve(options), regions)
 
-    def _plan(self, content_size, style_sizes, opts: ResolvedOptions) -> JobPlan:
+    def _plan(self, content_size, style_sizes, opts: ResolvedOptions, regions: int = 0) -> JobPlan:
         precision = precision_mod.effective(opts.precision, self.torch_device)
         if self.torch_device.type == "cpu":
             memory.release_free_heap()
         return plan_job(content_size, style_sizes, opts, budget=self.memory_budget_bytes(),
-                        resident=memory.resident_bytes(self.torch_device), model=self.memory_model(precision))
+                        resident=memory.resident_bytes(self.torch_device), model=self.memory_model(precision),
+                        masks=regions)
 
     # -- the job ---------------------------------------------------------------------------------
-    def stylize(self, content: Image.Image, styles: Sequence[StyleInput],
+    def stylize(self, content: Image.Image, styles: Sequence[Image.Image],
                 options: StyleOptions = StyleOptions(), *,
+                blend: Optional[Sequence[float]] = None,
+                regions: Sequence[RegionInput] = (),
+                init_image: Optional[Image.Image] = None,
                 progress: Optional[ProgressCallback] = None,
                 cancel: Optional[CancelToken] = None,
-                init_image: Optional[Image.Image] = None,
                 style_cache: Optional[TargetCache] = None) -> StyleResult:
-        """Stylize ``content`` within the engine's memory budget."""
+        """Check a job (nst_core.spec.build) and run it within the engine's memory budget: for scripts that
+        hold PIL images."""
         if not isinstance(content, Image.Image):
             raise InvalidInput("content", "must be an image")
-        style_images, blend = _split_styles(styles)
-        if options.style_blend is None and blend is not None:
-            options = replace(options, style_blend=blend)
-        opts = resolve(options, len(style_images))
-        if opts.init == "image" and not isinstance(init_image, Image.Image):
-            raise InvalidInput("init_image", "an init image is required when init='image'")
+        job = spec_mod.build(content, styles, options, blend=blend, regions=regions, init_image=init_image)
+        return self.run(job, progress=progress, cancel=cancel, style_cache=style_cache)
+
+    def run(self, job: JobSpec, *, progress: Optional[ProgressCallback] = None,
+            cancel: Optional[CancelToken] = None, style_cache: Optional[TargetCache] = None) -> StyleResult:
+        """Run a checked job as it is, within the engine's memory budget."""
+        for field, image in job.image_fields():
+            if not isinstance(image, Image.Image):
+                raise InvalidInput(field, "must be an image")
         with self._lock:
-            result, failed_at = self._run(content, style_images, init_image, opts, progress, cancel, style_cache)
+            result, failed_at = self._run(job, progress, cancel, style_cache)
             if result is not None:
                 return result
             # Out of memory: the failed step's frames are gone now, so their tensors can be given back.
             self._release()
         raise DeviceOutOfMemory(_out_of_memory_advice(self.device, failed_at))
 
-    def _run(self, content, style_images, init_image, opts, progress, cancel, style_cache):
+    def _run(self, spec: JobSpec, progress, cancel, style_cache):
         """``(result, None)``, or ``(None, the size it ran out of memory at)``; any other failure is raised."""
         job = None
         try:
-            plan = self._plan(content.size, [s.size for s in style_images], opts)
+            plan = self._plan(spec.content.size, [image.size for _, image in spec.style_fields()], spec.options,
+                              len(spec.regions))
             log.info("plan: %s", plan.describe())  # the optimizer state each scale keeps shows here
-            job = _Job(self, _Inputs.of(content, style_images, init_image), opts, plan,
-                       _Hooks(progress, cancel, style_cache))
+            job = _Job(self, _Inputs.of(spec), spec.options, plan, _Hooks(progress, cancel, style_cache))
             with precision_mod.backend_flags(job.precision, self.torch_device):
                 return job.run(), None
         except BaseException as exc:
             if isinstance(exc, (RuntimeError, MemoryError)) and is_out_of_memory(exc):
-                return None, job.size if job is not None else content.size
+                return None, job.size if job is not None else spec.content.size
             self._release()
             raise
         finally:
@@ -264,35 +272,29 @@ def _out_of_memory_advice(device: str, size: tuple[int, int]) -> str:
             "or less, a smaller memory_budget_mb (the job is then cut into tiles), or fewer styles")
 
 
-def _split_styles(styles: Sequence[StyleInput]) -> tuple[list[Image.Image], Optional[tuple[float, ...]]]:
-    if isinstance(styles, Image.Image):
-        raise InvalidInput("styles", "must be a list of images")
-    imgs, weights = [], []
-    for i, item in enumerate(styles):
-        img, weight = item if isinstance(item, tuple) else (item, None)
-        if not isinstance(img, Image.Image):
-            raise InvalidInput(f"styles[{i}]", "must be an image")
-        imgs.append(img)
-        weights.append(weight)
-    if all(w is None for w in weights):
-        return imgs, None
-    return imgs, tuple(1.0 if w is None else w for w in weights)
-
-
 @dataclass
 class _Inputs:
-    """The job's pictures in working form: RGB content (+ alpha kept aside), RGB styles, the init image."""
+    """The job's pictures in working form: RGB content (+ alpha kept aside); the style groups (the main
+    styles, then each region's) as RGB images with their blend weights; the masks (L); the init image."""
 
     mode: str
     content: Image.Image
     alpha: Optional[Image.Image]
-    styles: list[Image.Image]
+    groups: list[list[tuple[Image.Image, float]]]  # [main styles, region 1's, …]; empty: no style term there
+    masks: list[Image.Image]
+    strengths: list[float]  # per region
     init: Optional[Image.Image]
 
     @classmethod
-    def of(cls, content: Image.Image, styles: Sequence[Image.Image], init: Optional[Image.Image]) -> "_Inputs":
-        rgb, alpha = images.split_alpha(images.normalize_mode(content))
-        return cls(content.mode, rgb, alpha, [images.normalize_mode(s).convert("RGB") for s in styles],
+    def of(cls, spec: JobSpec) -> "_Inputs":
+        rgb, alpha = images.split_alpha(images.normalize_mode(spec.content))
+
+        def group(styles) -> list[tuple[Image.Image, float]]:
+            return [(images.normalize_mode(s.image).convert("RGB"), s.weight) for s in styles]
+
+        init = spec.init_image
+        return cls(spec.content.mode, rgb, alpha, [group(spec.styles)] + [group(r.styles) for r in spec.regions],
+                   [r.mask.convert("L") for r in spec.regions], [r.strength for r in spec.regions],
                    images.normalize_mode(init).convert("RGB") if init is not None else None)
 
 
@@ -342,10 +344,19 @@ class _Job:
         return images.luminance(tensor) if self.opts.preserve_colors == "luminance" else tensor
 
     # -- style targets -----------------------------------------------------------------------------
-    def style_targets(self, scale: ScalePlan, content: torch.Tensor) -> dict[str, torch.Tensor]:
+    def style_targets(self, scale: ScalePlan, content: torch.Tensor) -> list[Optional[dict[str, torch.Tensor]]]:
+        """Per style group (the main styles, then each region's): its blended target Grams, or None."""
+        out, k = [], 0
+        for group in self.inputs.groups:
+            n = len(group)
+            sizes, grids = scale.style_sizes[k:k + n], scale.style_grids[k:k + n]
+            out.append(self._blend(group, sizes, grids, content) if group else None)
+            k += n
+        return out
+
+    def _blend(self, group, sizes, grids, content: torch.Tensor) -> dict[str, torch.Tensor]:
         blended: dict[str, torch.Tensor] = {}
-        for style, size, grid, weight in zip(self.inputs.styles, scale.style_sizes, scale.style_grids,
-                                             self.opts.style_blend):
+        for (style, weight), size, grid in zip(group, sizes, grids):
             if weight == 0:
                 continue
             tensor = images.to_tensor(style, size).to(self.device)
@@ -447,13 +458,29 @@ def _check_finite(losses: dict[str, float], image: torch.Tensor, size: tuple[int
                                             f"what float32 arithmetic holds; lower {option}")
 
 
-def _weights(opts: ResolvedOptions, content_targets, style_targets, content: torch.Tensor) -> tiling.Weights:
+def _relative(target: torch.Tensor) -> float:
+    return 1.0 / max(float(target.pow(2).mean()), 1e-30)
+
+
+def _weights(opts: ResolvedOptions, content_targets, style_targets, content: torch.Tensor,
+             shares: Optional[dict[str, list[float]]] = None,
+             factors: Optional[list[float]] = None) -> tiling.Weights:
     """α, β × strength and TV on scale-free terms: each style layer's ‖G − A‖² relative to its target's ‖A‖²,
     each content layer's ‖F − P‖² relative to ‖P‖², TV relative to the content's own at this scale. So no
     layer drowns the others (raw Gram magnitudes differ by orders between layers and with the style), and
-    the weights mean the same for every picture and scale."""
-    style_layers = {layer: w / max(float(style_targets[layer].pow(2).mean()), 1e-30)
-                    for layer, w in zip(opts.style_layers, opts.style_layer_weights)}
+    the weights mean the same for every picture and scale.
+
+    Regions (``shares``: per style layer each guide's share of the picture there; ``style_targets``: per
+    layer one target per guide; ``factors``: each guide's strength): each guide's term is relative to its own
+    target and weighted by its share times its strength, so a region covering the whole picture is the
+    plain job, and halves of a picture each count half."""
+    if shares is None:
+        style_layers = {layer: w * _relative(style_targets[layer])
+                        for layer, w in zip(opts.style_layers, opts.style_layer_weights)}
+    else:
+        style_layers = {layer: [w * share * factor * _relative(target)
+                                for share, factor, target in zip(shares[layer], factors, style_targets[layer])]
+                        for layer, w in zip(opts.style_layers, opts.style_layer_weights)}
     content_layers = {layer: 1.0 / max(float(t.pow(2).mean()), 1e-30) for layer, t in content_targets.items()}
     tv = opts.tv_weight / max(float(losses.tv_loss(content)), 1.0)  # a flat content has no TV of its own
     return tiling.Weights(opts.content_weight, opts.style_weight * opts.style_strength, tv, style_layers,
@@ -472,16 +499,31 @@ class _Scale:
         torch.manual_seed(opts.seed)
         w, h = self.plan.size
         content = job.colour(images.to_tensor(job.inputs.content, (w, h)).to(job.device))
-        style_targets = job.style_targets(self.plan, content)
+        groups = job.style_targets(self.plan, content)
         content_targets = tiling.assemble_features(job.net, content, opts.content_layers,
                                                    job.tiles(content, self.plan.content_grid), job.target_tick)
         init = self._initial(content, previous)
         del previous
-        objective = tiling.TiledObjective(job.net, content_targets, style_targets,
-                                          _weights(opts, content_targets, style_targets, content),
-                                          job.keep_net if self.plan.grid.keep else None)
+        keep_net = job.keep_net if self.plan.grid.keep else None
+        if not job.inputs.masks:
+            weights = _weights(opts, content_targets, groups[0], content)
+            objective = tiling.TiledObjective(job.net, content_targets, groups[0], weights, keep_net)
+        else:
+            objective = self._guided(content_targets, groups, content, keep_net)
         del content
         return self._optimize(objective, init)
+
+    def _guided(self, content_targets, groups, content: torch.Tensor, keep_net) -> tiling.TiledObjective:
+        """The objective with regions: one guide per style group that has styles and covers some pixel."""
+        job, opts = self.job, self.job.opts
+        guides = guides_at(job.inputs.masks, self.plan.size, opts.style_layers, job.device)
+        keep = [g for g, targets in enumerate(groups) if targets is not None]
+        guides = {layer: maps[keep] for layer, maps in guides.items()}
+        shares = region_shares(guides)
+        strengths = [1.0] + job.inputs.strengths
+        targets = {layer: [groups[g][layer] for g in keep] for layer in opts.style_layers}
+        weights = _weights(opts, content_targets, targets, content, shares, [strengths[g] for g in keep])
+        return tiling.TiledObjective(job.net, content_targets, targets, weights, keep_net, guides)
 
     def _initial(self, content: torch.Tensor, previous: Optional[torch.Tensor]) -> torch.Tensor:
         job = self.job

@@ -2,15 +2,13 @@
 and tests may pass a stand-in with the same shape. No torch at import."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional, Protocol, Sequence
+from typing import TYPE_CHECKING, Optional, Protocol
 
 if TYPE_CHECKING:
-    from PIL import Image
-
     from .cache import TargetCache
-    from .engine import StyleInput, StyleResult
-    from .options import StyleOptions
+    from .engine import StyleResult
     from .progress import CancelToken, ProgressCallback
+    from .spec import JobSpec
     from .weights import WeightsInfo
 
 
@@ -18,11 +16,10 @@ class StyleEngine(Protocol):
     device: str  # "cpu", "cuda", "cuda:1", "mps"
     weights_info: "WeightsInfo"
 
-    def stylize(self, content: "Image.Image", styles: Sequence["StyleInput"], options: "StyleOptions", *,
-                progress: Optional["ProgressCallback"] = None, cancel: Optional["CancelToken"] = None,
-                init_image: Optional["Image.Image"] = None,
-                style_cache: Optional["TargetCache"] = None) -> "StyleResult":
-        """Run one job within the engine's memory budget; raises the errors of ``nst_core.errors``."""
+    def run(self, job: "JobSpec", *, progress: Optional["ProgressCallback"] = None,
+            cancel: Optional["CancelToken"] = None, style_cache: Optional["TargetCache"] = None) -> "StyleResult":
+        """Run one checked job (its images decoded) within the engine's memory budget; raises the errors of
+        ``nst_core.errors``."""
 
     def with_memory_budget(self, memory_budget_mb: Optional[int]) -> "StyleEngine":
         """The same loaded engine with another budget (MiB; None: the device's default)."""

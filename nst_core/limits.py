@@ -16,3 +16,5 @@ MAX_STYLE_IMAGES = 16  # style images per job (and so style_blend values)
 MAX_WEIGHT = 1e6  # content_weight, style_weight, tv_weight, and style_weight x style_strength x a layer's weight
 MAX_FACTOR = 1e3  # style_strength and each style_layer_weights entry (their product with style_weight: MAX_WEIGHT)
 MAX_BLEND = 1e6  # each style_blend entry (the blend is normalized; this keeps its sum finite)
+MAX_REGIONS = 8  # regions per job (each costs a guided Gram matrix per style layer and a mask per scale)
+MAX_REGION_STRENGTH = MAX_FACTOR  # a region's strength multiplies its style term like style_strength

@@ -2,7 +2,8 @@
 
 * content: mean squared error over all feature elements, ``mean((F - P)^2)``.
 * Gram matrix: ``G = F Fᵀ / (C·H·W)`` for features F of shape (C, H·W), so G does not grow with size;
-  at least float32, whatever the features' precision.
+  at least float32, whatever the features' precision. A region's guided Gram matrix weighs each position
+  by its mask there and divides by C times the mask's mass (nst_core.tiling).
 * style: ``Σ_l w_l · mean((G_l - A_l)^2)`` over the C² entries of each layer's Gram matrix.
 * total variation: mean squared difference of neighbouring pixels (0..255 scale), both directions.
 
@@ -38,31 +39,48 @@ class _Gram(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, features: torch.Tensor, box: Box) -> torch.Tensor:
-        ctx.save_for_backward(features)
+    def forward(ctx, features: torch.Tensor, box: Box, weight: Optional[torch.Tensor]) -> torch.Tensor:
+        ctx.save_for_backward(features, weight)
         ctx.box = box
         flat, count = _flat(features, box)
-        if _channels_last(features):  # (n, pixels, c)
-            return torch.bmm(flat.transpose(1, 2), flat) / count
-        return torch.bmm(flat, flat.transpose(1, 2)) / count  # (n, c, pixels)
+        last = _channels_last(features)
+        weighted = flat
+        if weight is not None:  # each position's outer product counts with its weight (guided Gram)
+            weighted = flat * _pixel_weights(weight, last)
+            count = features.shape[1] * float(weight.sum(dtype=torch.float64))
+        if last:  # (n, pixels, c)
+            return torch.bmm(weighted.transpose(1, 2), flat) / count
+        return torch.bmm(weighted, flat.transpose(1, 2)) / count  # (n, c, pixels)
 
     @staticmethod
     def backward(ctx, grad_gram: torch.Tensor):
-        (features,) = ctx.saved_tensors
+        features, weight = ctx.saved_tensors
         r0, r1, c0, c1 = ctx.box
         n, c, h, w = features[:, :, r0:r1, c0:c1].shape
         flat, count = _flat(features, ctx.box)
+        last = _channels_last(features)
+        if weight is not None:
+            count = c * float(weight.sum(dtype=torch.float64))
         sym = (grad_gram + grad_gram.transpose(1, 2)) / count
-        if _channels_last(features):
-            inner = torch.bmm(flat, sym).reshape(n, h, w, c).permute(0, 3, 1, 2)  # channels_last strides
+        inner = torch.bmm(flat, sym) if last else torch.bmm(sym, flat)
+        if weight is not None:
+            inner = inner * _pixel_weights(weight, last)
+        if last:
+            inner = inner.reshape(n, h, w, c).permute(0, 3, 1, 2)  # channels_last strides
         else:
-            inner = torch.bmm(sym, flat).reshape(n, c, h, w)
+            inner = inner.reshape(n, c, h, w)
         inner = inner.to(features.dtype)
         if (h, w) == features.shape[2:]:
-            return inner, None
+            return inner, None, None
         grad = torch.zeros_like(features)  # in features' own layout
         grad[:, :, r0:r1, c0:c1] = inner
-        return grad, None
+        return grad, None, None
+
+
+def _pixel_weights(weight: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    """An (h, w) weight map shaped to multiply the flattened features of its box."""
+    flat = weight.reshape(1, -1).float()
+    return flat.unsqueeze(2) if channels_last else flat.unsqueeze(1)
 
 
 def _channels_last(features: torch.Tensor) -> bool:
@@ -79,9 +97,13 @@ def _flat(features: torch.Tensor, box: Box) -> tuple[torch.Tensor, int]:
     return (flat.float() if flat.element_size() < 4 else flat), c * h * w
 
 
-def gram_matrix(features: torch.Tensor, box: Optional[Box] = None) -> torch.Tensor:
-    """The Gram matrix of ``features`` (N, C, H, W), or of the region ``box`` of them."""
-    return _Gram.apply(features, box or (0, features.shape[2], 0, features.shape[3]))
+def gram_matrix(features: torch.Tensor, box: Optional[Box] = None,
+                weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """The Gram matrix of ``features`` (N, C, H, W), or of the region ``box`` of them.
+
+    ``weight`` (the box's (h, w) map, ≥ 0): the guided Gram matrix ``Σ_p w_p f_p f_pᵀ / (C · Σ_p w_p)``, the
+    weighted average of the positions' outer products (a mask of ones gives the plain one exactly)."""
+    return _Gram.apply(features, box or (0, features.shape[2], 0, features.shape[3]), weight)
 
 
 def style_loss(features: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor],

@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 from .errors import InvalidInput, quote
 from .layers import LAYER_NAMES
-from .limits import MAX_BLEND, MAX_STYLE_IMAGES, MAX_FACTOR, MAX_SEED, MAX_SIDE, MAX_STEPS, MAX_STYLE_SCALE, MAX_WEIGHT
+from .limits import MAX_FACTOR, MAX_SEED, MAX_SIDE, MAX_STEPS, MAX_STYLE_SCALE, MAX_WEIGHT
 
 CONTENT_LAYERS = ("relu4_2",)
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -117,9 +117,6 @@ class StyleOptions:
     style_layer_weights: Optional[tuple[float, ...]] = _option(
         None, "one weight per style layer (default: equal, summing to 1)", "floats", minimum=0,
         maximum=MAX_FACTOR, max_items=len(LAYER_NAMES))
-    style_blend: Optional[tuple[float, ...]] = _option(
-        None, "one weight per style image (default: equal)", "floats", minimum=0, maximum=MAX_BLEND,
-        max_items=MAX_STYLE_IMAGES, on_request=True)
     style_scale: float = _option(1.0, "style image size relative to the content's (the style gets this² × "
                                  "the content's pixel count)", "float",
                                  minimum=0, exclusive_minimum=True, maximum=MAX_STYLE_SCALE)
@@ -166,7 +163,6 @@ class ResolvedOptions(StyleOptions):
     style_weight: float = 0.0
     tv_weight: float = 0.0
     style_layer_weights: tuple[float, ...] = ()
-    style_blend: tuple[float, ...] = ()
 
 
 def _check_number(name: str, value, spec: OptionSpec) -> None:
@@ -234,8 +230,9 @@ def _per_item(name: str, weights, count: int, what: str) -> tuple[float, ...]:
     return weights
 
 
-def resolve(options: StyleOptions, n_styles: int) -> ResolvedOptions:
-    """Merge the preset into ``options`` and validate every field."""
+def resolve(options: StyleOptions) -> ResolvedOptions:
+    """Merge the preset into ``options`` and validate every field. (Styles, their blend weights and the
+    regions are checked with the rest of a job in :func:`nst_core.spec.build`.)"""
     _check_choice("preset", options.preset, PRESETS)
     preset = PRESETS[options.preset]
     values = {f.name: getattr(options, f.name) for f in fields(StyleOptions)}
@@ -245,14 +242,8 @@ def resolve(options: StyleOptions, n_styles: int) -> ResolvedOptions:
     for name, spec in option_specs().items():
         values[name] = _check(name, values[name], spec)
 
-    if n_styles < 1:
-        raise InvalidInput("styles", "at least one style image is required")
     values["style_layer_weights"] = _per_item("style_layer_weights", values["style_layer_weights"],
                                               len(values["style_layers"]), "style layer")
-    blend = _per_item("style_blend", values["style_blend"], n_styles, "style image")
-    if sum(blend) <= 0:
-        raise InvalidInput("style_blend", "weights must not all be zero")
-    values["style_blend"] = tuple(w / sum(blend) for w in blend)
     if 0 < values["tile_size"] < MIN_TILE_SIZE:
         raise InvalidInput("tile_size", f"must be 0 (automatic) or at least {MIN_TILE_SIZE}, got {values['tile_size']!r}")
     values["min_size"] = min(values["min_size"], values["max_size"])

@@ -19,6 +19,7 @@ from .layers import channels, downsample, min_input_side
 from .lean import kept_bytes_per_pixel
 from .memory import MIB, SAFETY, MemoryModel
 from .options import MIN_TILE_SIZE, ResolvedOptions
+from .regions import guide_bytes_per_pixel
 from .schedule import scales as schedule_scales
 from .schedule import style_size
 from .tiling import exact_halo, max_piece
@@ -175,8 +176,9 @@ class _Room:
 
 
 def plan_job(content: tuple[int, int], styles: Sequence[tuple[int, int]], opts: ResolvedOptions, *,
-             budget: int, resident: int, model: MemoryModel) -> JobPlan:
-    """Plan a job or raise InvalidInput: images too small for the layers, or a budget that cannot fit it."""
+             budget: int, resident: int, model: MemoryModel, masks: int = 0) -> JobPlan:
+    """Plan a job or raise InvalidInput: images too small for the layers, or a budget that cannot fit it.
+    ``styles``: every style image's size (the main styles', then the regions'); ``masks``: the regions'."""
     layers = sorted(set(opts.content_layers) | set(opts.style_layers))
     align = min_input_side(layers)
     room = _Room(budget * SAFETY - resident, budget, resident)
@@ -186,16 +188,18 @@ def plan_job(content: tuple[int, int], styles: Sequence[tuple[int, int]], opts: 
                                          opts.coarse_steps, align):
         style_sizes = tuple(style_size(s, size, opts.style_scale, style_min, f"styles[{i}]")
                             for i, s in enumerate(styles))
-        scales.append(_plan_scale(size, n_steps, style_sizes, opts, align, room, model))
+        scales.append(_plan_scale(size, n_steps, style_sizes, opts, align, room, model, masks))
     return JobPlan(tuple(scales), budget, resident, align)
 
 
 def _plan_scale(size, steps: int, style_sizes, opts: ResolvedOptions, align: int, room: _Room,
-                model: MemoryModel) -> ScalePlan:
+                model: MemoryModel, masks: int = 0) -> ScalePlan:
     n = size[0] * size[1]
     # Image-sized state held throughout: the image (or the content while targets are made), its gradient
-    # (or the previous scale's image), and the content targets.
+    # (or the previous scale's image), the content targets, and with regions their guides (nst_core.regions).
     state = n * (2 * PIXEL_BYTES + _target_bytes_per_pixel(opts.content_layers))
+    if masks:
+        state += n * (masks + 1) * guide_bytes_per_pixel(opts.style_layers)
     content_grid, style_grids, target_peak = _plan_targets(size, style_sizes, opts, align, room, model, state)
     target_work = FORWARD_COST * (_expected_window_pixels(size, content_grid)
                                   + sum(_expected_window_pixels(s, g) for s, g in zip(style_sizes, style_grids)))

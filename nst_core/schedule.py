@@ -13,6 +13,7 @@ finer scales add brush texture, and each of their steps costs four times the las
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 from .errors import InvalidInput
 from .limits import DEFAULT_MAX_PIXELS
@@ -107,7 +108,8 @@ def style_size(style: tuple[int, int], content: tuple[int, int], style_scale: fl
     return w, h
 
 
-def check_sizes(content: tuple[int, int], styles: list[tuple[int, int]], opts) -> None:
+def check_sizes(content: tuple[int, int], styles: list[tuple[int, int]], opts,
+                fields: Optional[list[str]] = None) -> None:
     """The size checks a job's plan makes (nst_core.plan), from the images' sizes alone: a server runs them
     before a job waits in its queue. Raises InvalidInput naming max_size, the content or a style."""
     from .layers import min_input_side
@@ -117,4 +119,4 @@ def check_sizes(content: tuple[int, int], styles: list[tuple[int, int]], opts) -
     for size, _ in scales(content, opts.max_size, opts.min_size, opts.multiscale, opts.steps, opts.coarse_steps,
                           align):
         for i, style in enumerate(styles):
-            style_size(style, size, opts.style_scale, style_min, f"styles[{i}]")
+            style_size(style, size, opts.style_scale, style_min, fields[i] if fields else f"styles[{i}]")

@@ -42,7 +42,7 @@ from __future__ import annotations
 import hashlib
 
 from dataclasses import dataclass
-from typing import Callable, Mapping, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence, Union
 
 import torch
 
@@ -94,6 +94,33 @@ class Tile:
         """The inner region's Gram matrix (float32) and its element count."""
         r0, r1, c0, c1 = box = self.box(activations, stride)
         return gram_matrix(activations, box), activations.shape[1] * (r1 - r0) * (c1 - c0)
+
+    def inner_grams(self, activations: torch.Tensor, stride: int,
+                    guide: Optional[torch.Tensor] = None) -> list[Optional[tuple[torch.Tensor, float]]]:
+        """Per guide, the inner region's guided Gram matrix and mass (C × the mask's sum there), or None where
+        the guide is zero in this tile. ``guide``: the whole image's (G, 1, h, w) weights at this layer; None:
+        one plain Gram matrix. Each guide's Gram runs only over the box where it is non-zero, so regions that
+        split the picture cost about what one plain Gram matrix does."""
+        if guide is None:
+            return [self.inner_gram(activations, stride)]
+        r0, _, c0, _ = self.box(activations, stride)
+        maps = self.global_crop(guide, stride)
+        channels, out = activations.shape[1], []
+        for g in range(maps.shape[0]):
+            m = maps[g, 0]
+            rows, cols = torch.nonzero(m.amax(1) > 0), torch.nonzero(m.amax(0) > 0)
+            if rows.numel() == 0:
+                out.append(None)
+                continue
+            a, b, ca, cb = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+            weight = m[a:b, ca:cb]
+            box = (r0 + a, r0 + b, c0 + ca, c0 + cb)
+            if bool((weight == 1).all()):  # inside the region: the plain Gram (the same numbers, less work)
+                out.append((gram_matrix(activations, box), float(channels * (b - a) * (cb - ca))))
+            else:
+                out.append((gram_matrix(activations, box, weight),
+                            channels * float(weight.sum(dtype=torch.float64))))
+        return out
 
     def global_crop(self, activations: torch.Tensor, stride: int) -> torch.Tensor:
         """The same region of whole-image activations (the content targets)."""
@@ -200,26 +227,40 @@ def assemble_features(net: Net, image: torch.Tensor, layers: Sequence[str], tile
 @dataclass
 class Weights:
     """What the objective weighs: α, β, TV, the style layers' own weights and the content layers' (each
-    content layer's term is averaged over the layers, times its factor here; absent: 1)."""
+    content layer's term is averaged over the layers, times its factor here; absent: 1). With guides, each
+    style layer has one weight per guide."""
 
     content: float
     style: float
     tv: float
-    style_layers: Mapping[str, float]
+    style_layers: Mapping[str, Union[float, Sequence[float]]]
     content_layers: Optional[Mapping[str, float]] = None
 
 
 class TiledObjective:
-    """Loss and gradient of α·content + β·style + tv·TV for a whole image, tile by tile (see module doc)."""
+    """Loss and gradient of α·content + β·style + tv·TV for a whole image, tile by tile (see module doc).
+
+    ``guides`` (regions): per style layer the whole image's (G, 1, h, w) guide weights at that layer's
+    resolution; then ``style_targets[layer]`` and ``weights.style_layers[layer]`` hold one target and one
+    weight per guide, and the style term is ``Σ_l Σ_g w_lg · mean((G_lg − A_lg)²)`` over guided Gram matrices
+    (:meth:`Tile.inner_grams`). The sums per tile add up to the whole image's exactly as plain ones do.
+    """
 
     def __init__(self, net: Net, content_targets: Mapping[str, torch.Tensor],
-                 style_targets: Mapping[str, torch.Tensor], weights: Weights, keep_net: Optional[Net] = None):
+                 style_targets: Mapping[str, Union[torch.Tensor, Sequence[torch.Tensor]]], weights: Weights,
+                 keep_net: Optional[Net] = None, guides: Optional[Mapping[str, torch.Tensor]] = None):
         self.net = net
         self.keep_net = keep_net  # the same network with a compact backward record (nst_core.lean), or None
         self.content_targets = content_targets
-        self.style_targets = style_targets
         self.w = weights
+        self.guides = guides
         self.style_layers = list(weights.style_layers)
+        if guides is None:
+            self.targets = {layer: [style_targets[layer]] for layer in self.style_layers}
+            self.layer_weights = {layer: [w] for layer, w in weights.style_layers.items()}
+        else:
+            self.targets = {layer: list(style_targets[layer]) for layer in self.style_layers}
+            self.layer_weights = {layer: list(w) for layer, w in weights.style_layers.items()}
         self.layers = sorted(set(content_targets) | set(self.style_layers))
 
     def __call__(self, image: torch.Tensor, tiles: Sequence[Tile],
@@ -238,7 +279,7 @@ class TiledObjective:
 
         # Pass 1: the global Gram matrices. Graphs kept for pass 2: every tile's compact one (keep), or the
         # last tile's.
-        sums = _GramSums(self.style_layers)
+        sums = _GramSums(self.style_layers, self.guides)
         graphs = []
         if keep:
             for tile in tiles:
@@ -261,7 +302,10 @@ class TiledObjective:
             if graph is None:
                 graph = self._forward(image, tile, single=False, sums=None)
             window, feats, grams = graph
-            style_share = sum((directions[layer] * gram * n).sum() for layer, (gram, n) in grams.items())
+            style_share = sum((direction * gram * n).sum() for layer, per_guide in grams.items()
+                              for direction, item in zip(directions[layer], per_guide)
+                              if item is not None and direction is not None
+                              for gram, n in (item,))
             content_share = self._content_share(feats, tile)
             tv_share = _tv_share(window, tile, height, width)
             share = self.w.style * style_share + self.w.content * content_share + self.w.tv * tv_share
@@ -275,8 +319,10 @@ class TiledObjective:
             del feats, grams, share, window, graph
             tick(tile, True)
         style_value = 0.0
-        for layer, layer_weight in self.w.style_layers.items():
-            style_value += layer_weight * float((sums.gram(layer) - self.style_targets[layer]).pow(2).mean())
+        for layer in self.style_layers:
+            for g, (layer_weight, target) in enumerate(zip(self.layer_weights[layer], self.targets[layer])):
+                if sums.counts[layer][g] > 0 and target is not None:
+                    style_value += layer_weight * float((sums.gram(layer, g) - target).pow(2).mean())
         terms = {"content": self.w.content * content_value, "style": self.w.style * style_value,
                  "tv": self.w.tv * tv_value}
         terms["total"] = terms["content"] + terms["style"] + terms["tv"]
@@ -290,17 +336,27 @@ class TiledObjective:
         feats = (net or self.net)(window, self.layers)
         grams = {}
         for layer in self.style_layers:
-            grams[layer] = gram, n = tile.inner_gram(feats[layer], downsample(layer))
+            guide = self.guides[layer] if self.guides is not None else None
+            grams[layer] = tile.inner_grams(feats[layer], downsample(layer), guide)
             if sums is not None:
-                sums.add(layer, gram.detach(), n)
+                for g, item in enumerate(grams[layer]):
+                    if item is not None:
+                        sums.add(layer, item[0].detach(), item[1], g)
         return window, feats, grams
 
-    def _directions(self, sums: "_GramSums") -> dict[str, torch.Tensor]:
-        """``D_l / N_l`` for every style layer: what a tile's inner Gram is weighed with in the surrogate."""
+    def _directions(self, sums: "_GramSums") -> dict[str, list[Optional[torch.Tensor]]]:
+        """``D_lg / N_lg`` for every style layer and guide: what a tile's inner Gram is weighed with in the
+        surrogate (None: no term)."""
         directions = {}
-        for layer, layer_weight in self.w.style_layers.items():
-            diff = sums.gram(layer) - self.style_targets[layer]
-            directions[layer] = (layer_weight * 2.0 / diff.numel()) * diff / sums.counts[layer]
+        for layer in self.style_layers:
+            directions[layer] = []
+            for g, (layer_weight, target) in enumerate(zip(self.layer_weights[layer], self.targets[layer])):
+                count = sums.counts[layer][g]
+                if count <= 0 or target is None or layer_weight == 0:
+                    directions[layer].append(None)
+                    continue
+                diff = sums.gram(layer, g) - target
+                directions[layer].append((layer_weight * 2.0 / diff.numel()) * diff / count)
         return directions
 
     def _content_share(self, feats, tile: Tile) -> torch.Tensor:
@@ -316,28 +372,35 @@ class TiledObjective:
 
 
 class _GramSums:
-    """``Σ_t F_t F_tᵀ`` and the element counts per layer, over the tiles' inner regions."""
+    """``Σ_t F_t F_tᵀ`` (per guide: ``Σ_t Σ_p w_p f_p f_pᵀ``) and the element counts (masses) per layer,
+    over the tiles' inner regions."""
 
-    def __init__(self, layers: Sequence[str]):
-        self.sums: dict[str, Optional[torch.Tensor]] = dict.fromkeys(layers)
-        self.counts: dict[str, int] = dict.fromkeys(layers, 0)
+    def __init__(self, layers: Sequence[str], guides: Optional[Mapping[str, torch.Tensor]] = None):
+        self.guides = guides
+        groups = {layer: 1 if guides is None else guides[layer].shape[0] for layer in layers}
+        self.sums: dict[str, list[Optional[torch.Tensor]]] = {layer: [None] * groups[layer] for layer in layers}
+        self.counts: dict[str, list[float]] = {layer: [0] * groups[layer] for layer in layers}
 
-    def add(self, layer: str, gram: torch.Tensor, n: int) -> None:
+    def add(self, layer: str, gram: torch.Tensor, n: float, group: int = 0) -> None:
         if n == 0:
             return
         term = gram * n
-        self.sums[layer] = term if self.sums[layer] is None else self.sums[layer] + term
-        self.counts[layer] += n
+        sums = self.sums[layer]
+        sums[group] = term if sums[group] is None else sums[group] + term
+        self.counts[layer][group] += n
 
     def add_tile(self, net: Net, image: torch.Tensor, tile: Tile) -> None:
         """Adds a tile's inner Grams, from a forward pass without gradients."""
         with torch.no_grad():
             feats = net(tile.window(image), list(self.sums))
             for layer in self.sums:
-                self.add(layer, *tile.inner_gram(feats[layer], downsample(layer)))
+                guide = self.guides[layer] if self.guides is not None else None
+                for g, item in enumerate(tile.inner_grams(feats[layer], downsample(layer), guide)):
+                    if item is not None:
+                        self.add(layer, *item, g)
 
-    def gram(self, layer: str) -> torch.Tensor:
-        return self.sums[layer] / self.counts[layer]
+    def gram(self, layer: str, group: int = 0) -> torch.Tensor:
+        return self.sums[layer][group] / self.counts[layer][group]
 
 
 def _tv_share(window: torch.Tensor, tile: Tile, height: int, width: int) -> torch.Tensor:

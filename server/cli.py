@@ -82,10 +82,42 @@ def _add_option_flags(p: argparse.ArgumentParser) -> None:
         p.add_argument(f"--{name.replace('_', '-')}", dest=name, **kwargs)
 
 
+REGION_HELP = (
+    "a part of the picture with its own style (repeatable, at most %d): MASK an 8-bit grey image (mode L) "
+    "of the content's size, 0 outside and 255 inside, soft in between; STYLE a style file, several joined "
+    "by commas (equal weights), or 'none' to keep the content there; append @STRENGTH to multiply the "
+    "region's style term (0 to %g, default 1), e.g. --region sky.png starry.jpg@0.5. Pixels in no region "
+    "follow the main STYLE(s); 'none' as the only main STYLE keeps them as they are")
+
+
+def _region(text: str) -> tuple[list[str], Optional[float]]:
+    """STYLE[,STYLE…][@STRENGTH] or none[@STRENGTH] -> (style files, strength or None)."""
+    strength = None
+    head, at, tail = text.rpartition("@")
+    if at:
+        try:
+            strength = float(tail)
+        except ValueError:  # an @ inside a file name
+            head = text
+    else:
+        head = text
+    styles = [] if head.strip().lower() == "none" else [s for s in head.split(",") if s]
+    if head.strip().lower() != "none" and not styles:
+        raise argparse.ArgumentTypeError(f"--region: expected STYLE[,STYLE…][@STRENGTH] or none, got {text!r}")
+    return styles, strength
+
+
 def _add_job_options(p: argparse.ArgumentParser) -> None:
+    from nst_core.limits import MAX_REGION_STRENGTH, MAX_REGIONS
+
     p.add_argument("content", help="content image file (PNG, JPEG, WebP, TIFF)")
-    p.add_argument("styles", nargs="+", metavar="STYLE", help="one or more style image files")
+    p.add_argument("styles", nargs="+", metavar="STYLE",
+                   help="one or more style image files ('none': only the regions are styled)")
     p.add_argument("-o", "--output", required=True, help="where to write the result (PNG)")
+    p.add_argument("--style-blend", dest="style_blend", type=_list_of(float), default=None,
+                   help="one weight per style image (default: equal)")
+    p.add_argument("--region", dest="regions", nargs=2, action="append", default=[], metavar=("MASK", "STYLE"),
+                   help=REGION_HELP % (MAX_REGIONS, MAX_REGION_STRENGTH))
     _add_option_flags(p)
     p.add_argument("--init-image", help="starting image file, with --init image")
     p.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
@@ -266,17 +298,26 @@ def stylize(args) -> int:
     if preview_dir is not None:
         preview_dir.mkdir(parents=True, exist_ok=True)
     content = _read(args.content, "content image")
-    styles = [_read(s, "style image") for s in args.styles]
+    main = [] if [s.lower() for s in args.styles] == ["none"] else args.styles
+    styles = [_read(s, "style image") for s in main]
+    regions = []
+    for mask, style in args.regions:
+        try:
+            files, strength = _region(style)
+        except argparse.ArgumentTypeError as exc:
+            print(f"nst stylize: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        regions.append((_read(mask, "region mask"), [_read(f, "region style") for f in files], strength))
     init = _read(args.init_image, "init image") if args.init_image else None
     if args.local:
-        return _stylize_local(args, content, styles, init, out, preview_dir)
-    return _stylize_remote(args, content, styles, init, out, preview_dir)
+        return _stylize_local(args, content, styles, regions, init, out, preview_dir)
+    return _stylize_remote(args, content, styles, regions, init, out, preview_dir)
 
 
-def _stylize_remote(args, content: bytes, styles: list[bytes], init: Optional[bytes], out: Path,
+def _stylize_remote(args, content: bytes, styles: list[bytes], regions: list, init: Optional[bytes], out: Path,
                     preview_dir: Optional[Path]) -> int:
-    from .client import (ClientError, Finished, ImageData, Preview, Progress, Queued, Result, Started, StyleClient,
-                         Waiting)
+    from .client import (ClientError, Finished, ImageData, Preview, Progress, Queued, Region, Result, Started,
+                         StyleClient, Waiting)
 
     bar = ProgressBar()
     previews = 0
@@ -290,7 +331,9 @@ def _stylize_remote(args, content: bytes, styles: list[bytes], init: Optional[by
         stream = client.stylize(ImageData.encoded(content), [ImageData.encoded(s) for s in styles],
                                 style_blend=args.style_blend, options=_options(args),
                                 init_image=ImageData.encoded(init) if init else None,
-                                preview=preview_dir is not None)
+                                preview=preview_dir is not None,
+                                regions=[Region(ImageData.encoded(mask), tuple(ImageData.encoded(s) for s in files),
+                                                strength=strength) for mask, files, strength in regions])
         try:
             for event in stream:
                 if isinstance(event, Queued) and event.position > 0:
@@ -322,8 +365,9 @@ def _stylize_remote(args, content: bytes, styles: list[bytes], init: Optional[by
     return 0
 
 
-def _stylize_local(args, content: bytes, styles: list[bytes], init: Optional[bytes], out: Path,
+def _stylize_local(args, content: bytes, styles: list[bytes], regions: list, init: Optional[bytes], out: Path,
                    preview_dir: Optional[Path]) -> int:
+    from nst_core import spec
     from nst_core.engine import Engine
     from nst_core.errors import InvalidInput, NSTError
     from nst_core.images import decode_image
@@ -344,9 +388,15 @@ def _stylize_local(args, content: bytes, styles: list[bytes], init: Optional[byt
         style_images = [decode_image(s, field=f"styles[{i}]", max_pixels=DEFAULT_MAX_PIXELS)
                         for i, s in enumerate(styles)]
         init_image = decode_image(init, field="init_image", max_pixels=DEFAULT_MAX_PIXELS) if init else None
-        options = with_overrides(StyleOptions(), **_options(args), style_blend=args.style_blend)
+        region_inputs = [spec.RegionInput(decode_image(mask, field=f"regions[{r}].mask", max_pixels=DEFAULT_MAX_PIXELS),
+                                          [decode_image(s, field=f"regions[{r}].styles[{i}]",
+                                                        max_pixels=DEFAULT_MAX_PIXELS) for i, s in enumerate(files)],
+                                          strength=strength)
+                         for r, (mask, files, strength) in enumerate(regions)]
+        job = spec.build(content_image, style_images, with_overrides(StyleOptions(), **_options(args)),
+                         blend=args.style_blend, regions=region_inputs, init_image=init_image)
         engine = Engine(weights=args.weights, device=args.device, preprocessing=args.preprocessing)
-        result = engine.stylize(content_image, style_images, options, progress=on_progress, init_image=init_image)
+        result = engine.run(job, progress=on_progress)
     except InvalidInput as exc:
         bar.done()
         print(f"nst stylize: {exc}", file=sys.stderr)

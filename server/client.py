@@ -32,7 +32,7 @@ from .config import (BUSY_METADATA_KEY, ERROR_FIELD_METADATA_KEY, IDLE_HEALTH_NA
 from .events import Event, Finished, Preview, Progress, Queued, Result, Started, Waiting, from_message
 
 __all__ = [
-    "StyleClient", "ImageData", "ClientError", "StylizeStream", "OPTION_KEYS",
+    "StyleClient", "ImageData", "Region", "ClientError", "StylizeStream", "OPTION_KEYS",
     "Queued", "Waiting", "Started", "Progress", "Preview", "Result", "Finished", "Event",
 ]
 
@@ -83,6 +83,25 @@ class ImageData:
         if self.raw:
             return style_pb2.ImageData(rgba=style_pb2.RgbaImage(data=self.data, width=self.width, height=self.height))
         return style_pb2.ImageData(encoded=self.data)
+
+
+@dataclass(frozen=True)
+class Region:
+    """A part of the picture with its own style: ``mask`` an encoded 8-bit grey file (mode L) at the
+    content's size, 0 outside and 255 inside; ``styles`` its style images (none: the content is kept
+    there), ``style_blend`` one weight each (None: equal); ``strength`` multiplies its style term (None: 1)."""
+
+    mask: ImageData
+    styles: tuple[ImageData, ...] = ()
+    style_blend: Optional[tuple[float, ...]] = None
+    strength: Optional[float] = None
+
+    def to_proto(self) -> style_pb2.Region:
+        region = style_pb2.Region(mask=self.mask.to_proto(), styles=[s.to_proto() for s in self.styles],
+                                  style_blend=list(self.style_blend or ()))
+        if self.strength is not None:
+            region.strength = self.strength
+        return region
 
 
 def _trailing(error: grpc.RpcError) -> dict:
@@ -462,9 +481,10 @@ class StyleClient:
     def stylize(self, content: ImageData, styles: list[ImageData], *, style_blend: Optional[list[float]] = None,
                 options: Optional[dict] = None, preview: bool = False, output_format: str = "png",
                 init_image: Optional[ImageData] = None, preview_interval: float = 0.0,
-                preview_max_size: int = 0) -> StylizeStream:
+                preview_max_size: int = 0, regions: Optional[list[Region]] = None) -> StylizeStream:
         """Submit a job; iterate the returned stream for Queued, Started, Progress, Preview, Result, Finished
-        (and, for a fleet whose servers are all busy, Waiting first).
+        (and, for a fleet whose servers are all busy, Waiting first). ``styles`` may be empty when a region
+        has styles (then pixels in no region keep the content).
         Errors surface as ClientError while iterating (or here, for bad arguments)."""
         if output_format not in _FORMATS:
             raise ClientError("INVALID_ARGUMENT", f"output_format: must be png or rgba, got {output_format!r}",
@@ -478,6 +498,7 @@ class StyleClient:
             preview_interval_seconds=preview_interval,
             preview_max_size=preview_max_size,
             output_format=_FORMATS[output_format],
+            regions=[r.to_proto() for r in regions or ()],
         )
         if init_image is not None:
             request.init_image.CopyFrom(init_image.to_proto())

@@ -1,5 +1,7 @@
 """Turn a ``StylizeRequest`` into a job's input, validating everything before the job is queued.
 
+The job is one checked :class:`nst_core.spec.JobSpec` (options resolved, blend weights normalised, regions
+checked), built here once and handed to the engine as it is when the job starts.
 A bad request is refused at once with the offending field named, instead of after waiting in the queue.
 A waiting job holds its images as sent (encoded files, or raw RGBA) and decodes them when it starts, so
 that a queue of waiting jobs costs what their requests weighed, not what their pixels would.
@@ -13,10 +15,12 @@ from typing import Callable, Optional
 
 from PIL import Image
 
+from nst_core import spec as spec_mod
 from nst_core.errors import InvalidInput
 from nst_core.images import decode_image, open_image
-from nst_core.options import StyleOptions, check_count, option_specs, resolve
+from nst_core.options import ResolvedOptions, StyleOptions, check_count, option_specs, resolve
 from nst_core.schedule import check_sizes
+from nst_core.spec import JobSpec, RegionInput
 from protos.nst.v1 import style_pb2
 
 from .limits import ServerLimits
@@ -68,40 +72,35 @@ class ImageSource:
         return dataclasses.replace(self, kept=image) if small else self
 
 
-@dataclass(frozen=True)
-class Images:
-    content: Image.Image
-    styles: list[Image.Image]
-    init_image: Optional[Image.Image]
-
-
 @dataclass
 class JobInput:
-    content: ImageSource
-    styles: list[ImageSource]
-    options: StyleOptions
-    init_image: Optional[ImageSource]
+    spec: JobSpec  # its images as sent (ImageSource), decoded when the job starts
     preview: bool
     preview_interval: float
     preview_size: int
     output_format: str  # "png" or "rgba"
 
+    @property
+    def options(self) -> ResolvedOptions:
+        return self.spec.options
+
     def sources(self) -> list[ImageSource]:
-        return [self.content, *self.styles, *([self.init_image] if self.init_image else [])]
+        return [source for _, source in self.spec.image_fields()]
 
     @property
     def held_bytes(self) -> int:
         """What this input holds while it waits: the images' bytes as sent, and the small ones decoded."""
         return sum(source.held_bytes for source in self.sources())
 
-    def decode(self) -> Images:
-        init = self.init_image.decode() if self.init_image else None
-        return Images(self.content.decode(), [s.decode() for s in self.styles], init)
+    def decode(self) -> JobSpec:
+        """The job with its pixels, for the engine."""
+        return self.spec.with_images(ImageSource.decode)
 
     def describe(self) -> str:
         """Short text for the job's log line."""
-        w, h = self.content.size
-        return f"content {w}x{h} {self.content.mode}, {len(self.styles)} style(s)"
+        w, h = self.spec.content.size
+        regions = f", {len(self.spec.regions)} region(s)" if self.spec.regions else ""
+        return f"content {w}x{h} {self.spec.content.mode}, {len(self.spec.style_fields())} style(s){regions}"
 
 
 def _source(message: style_pb2.ImageData, field: str, max_pixels: int, max_decoded_bytes: int) -> ImageSource:
@@ -130,7 +129,6 @@ def _options(request: style_pb2.StylizeRequest) -> StyleOptions:
     given = request.options
     values = {}
     specs = option_specs()
-    check_count("style_blend", len(request.style_blend), specs["style_blend"])  # before a value is copied
     for descriptor in given.DESCRIPTOR.fields:
         name = descriptor.name
         if descriptor.is_repeated:
@@ -139,8 +137,6 @@ def _options(request: style_pb2.StylizeRequest) -> StyleOptions:
                 values[name] = tuple(getattr(given, name))
         elif given.HasField(name):
             values[name] = getattr(given, name)
-    if request.style_blend:
-        values["style_blend"] = tuple(request.style_blend)
     return StyleOptions(**values)
 
 
@@ -149,6 +145,16 @@ def _check_request(request: style_pb2.StylizeRequest, limits: ServerLimits) -> N
         raise InvalidInput("content", "a content image is required")
     if len(request.styles) > limits.max_styles:
         raise InvalidInput("styles", f"at most {limits.max_styles} style images, got {len(request.styles)}")
+    # Counts first, before any value is copied: a list of ten million blend weights is refused by its length.
+    check_count("style_blend", len(request.style_blend), spec_mod.BLEND_SPEC)
+    spec_mod.check_region_count(len(request.regions))
+    styles = len(request.styles)
+    for r, region in enumerate(request.regions):
+        styles += len(region.styles)
+        if styles > limits.max_styles:
+            raise InvalidInput(f"regions[{r}].styles", f"at most {limits.max_styles} style images per request, "
+                                                       "the main styles and the regions' together")
+        check_count(f"regions[{r}].style_blend", len(region.style_blend), spec_mod.BLEND_SPEC)
     interval = request.preview_interval_seconds
     if not 0 <= interval < math.inf:  # NaN fails this too
         raise InvalidInput("preview_interval_seconds", f"must be a finite number >= 0, got {interval}")
@@ -160,21 +166,37 @@ def _check_request(request: style_pb2.StylizeRequest, limits: ServerLimits) -> N
         raise InvalidInput("output_format", f"unknown value {request.output_format}")
 
 
-def _read_images(request: style_pb2.StylizeRequest, limits: ServerLimits) -> list[ImageSource]:
-    """Every image's header, with the per-image and per-request pixel limits checked from headers alone."""
+def _read_images(request: style_pb2.StylizeRequest, limits: ServerLimits) -> dict[str, ImageSource]:
+    """Every image's header by field name, with the per-image and per-request pixel limits checked from
+    headers alone (masks and the regions' styles count too)."""
     messages = [("content", request.content)] + [(f"styles[{i}]", s) for i, s in enumerate(request.styles)]
+    for r, region in enumerate(request.regions):
+        if not region.HasField("mask"):
+            raise InvalidInput(f"regions[{r}].mask", "no mask image given")
+        messages.append((f"regions[{r}].mask", region.mask))
+        messages += [(f"regions[{r}].styles[{i}]", s) for i, s in enumerate(region.styles)]
     if request.HasField("init_image"):
         messages.append(("init_image", request.init_image))
-    sources, total = [], 0
+    sources, total = {}, 0
     for field, message in messages:
         source = _source(message, field, limits.max_pixels, limits.max_decoded_bytes)
         total += source.pixels
         if total > limits.max_request_pixels:
             raise InvalidInput(field, f"with this image the request's images come to {total / 1e6:.1f} MP, over "
                                       f"the limit of {limits.max_request_pixels / 1e6:.1f} MP per request "
-                                      "(content, styles and init image together)")
-        sources.append(source)
+                                      "(content, styles, masks, region styles and init image together)")
+        sources[field] = source
     return sources
+
+
+def _spec(request: style_pb2.StylizeRequest, sources: dict[str, ImageSource], resolved: ResolvedOptions) -> JobSpec:
+    regions = [RegionInput(sources[f"regions[{r}].mask"],
+                           [sources[f"regions[{r}].styles[{i}]"] for i in range(len(region.styles))],
+                           region.style_blend, region.strength if region.HasField("strength") else None)
+               for r, region in enumerate(request.regions)]
+    return spec_mod.build(sources["content"], [sources[f"styles[{i}]"] for i in range(len(request.styles))],
+                          blend=request.style_blend, regions=regions, init_image=sources.get("init_image"),
+                          resolved=resolved)
 
 
 def build(request: style_pb2.StylizeRequest, limits: ServerLimits,
@@ -182,23 +204,19 @@ def build(request: style_pb2.StylizeRequest, limits: ServerLimits,
     """Validate a request. Raises InvalidInput naming the field at the first problem; ``room(bytes)`` may
     refuse the job (a full queue) before any pixel is decoded."""
     _check_request(request, limits)
-    options = _options(request)
-    resolved = resolve(options, len(request.styles))  # checks every option before any image is read
-    sources = _read_images(request, limits)
-    if resolved.init == "image" and not request.HasField("init_image"):
-        raise InvalidInput("init_image", 'init "image" needs init_image')
-    n_styles = len(request.styles)
-    check_sizes(sources[0].size, [source.size for source in sources[1:1 + n_styles]], resolved)
-    room(sum(source.held_bytes for source in sources))
-    try:  # corrupt pixel data is refused now, not after the wait; one image at a time
-        sources = [source.checked() for source in sources]
+    resolved = resolve(_options(request))  # checks every option before any image is read
+    spec = _spec(request, _read_images(request, limits), resolved)
+    styles = spec.style_fields()
+    check_sizes(spec.content.size, [source.size for _, source in styles], resolved, [field for field, _ in styles])
+    room(sum(source.held_bytes for _, source in spec.image_fields()))
+    try:  # corrupt pixel data (and an all-zero mask) is refused now, not after the wait; one image at a time
+        spec = spec.with_images(ImageSource.checked)
+        for r, region in enumerate(spec.regions):
+            spec_mod.check_mask_pixels(f"regions[{r}].mask", region.mask.decode())
     finally:
-        release_free_memory(sum(source.pixels * 4 for source in sources if not source.raw))
+        release_free_memory(sum(source.pixels * 4 for _, source in spec.image_fields() if not source.raw))
     return JobInput(
-        content=sources[0],
-        styles=sources[1:1 + n_styles],
-        options=options,
-        init_image=sources[1 + n_styles] if len(sources) > 1 + n_styles else None,
+        spec=spec,
         preview=request.preview,
         preview_interval=request.preview_interval_seconds or DEFAULT_PREVIEW_INTERVAL,
         preview_size=request.preview_max_size or DEFAULT_PREVIEW_SIZE,

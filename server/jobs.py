@@ -343,9 +343,7 @@ class JobManager:
         images = None
         try:
             images = job_input.decode()  # waiting jobs hold their images as sent; pixels exist from here on
-            result = self.engine.stylize(images.content, images.styles, job_input.options,
-                                         progress=on_progress, cancel=job.token,
-                                         init_image=images.init_image, style_cache=self.style_cache)
+            result = self.engine.run(images, progress=on_progress, cancel=job.token, style_cache=self.style_cache)
             payload = _encode(result.image, job_input.output_format)
             result.image = None  # the encoded bytes are all that is streamed
         except Cancelled:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from grpc_health.v1 import health
 from grpc_reflection.v1alpha import reflection
 
+from nst_core.limits import MAX_REGION_STRENGTH, MAX_REGIONS
 from protos.nst.v1 import style_pb2
 
 from .admission import CallKind
@@ -109,6 +110,7 @@ class ServerLimits:
             queue_bytes=self.queue_bytes, max_preview_size=self.max_preview_size,
             memory_budget_bytes=memory_budget_bytes, max_decoded_bytes=self.max_decoded_bytes,
             receive_seconds=self.receive_seconds, stall_seconds=self.stall_seconds,
+            max_regions=MAX_REGIONS, max_region_strength=MAX_REGION_STRENGTH,
             calls=[style_pb2.CallLimit(kind=k.name, methods=[m.lstrip("/") for m in k.methods],
                                        max_calls=k.max_calls, max_receiving=k.receiving)
                    for k in self.calls])

@@ -28,7 +28,8 @@ import tempfile
 import threading
 import time
 
-from .client import ClientError, ImageData, Preview, Progress, Queued, Result, Started, Finished, StyleClient, Waiting
+from .client import (ClientError, ImageData, Preview, Progress, Queued, Region, Result, Started, Finished,
+                     StyleClient, Waiting)
 from .config import default_address
 
 # Windows: no console, and not in our process group, so the server outlives this helper and Ctrl+C in
@@ -39,7 +40,8 @@ PROBE_TIMEOUT = 2.0
 PREVIEW_FILE = "preview.png"
 # Request fields that are not options, as the plug-in's user knows them (options are the arguments of the
 # same name with '-' for '_').
-FIELD_NAMES = {"styles": "style-file / style-drawable", "content": "the layer", "options": "the arguments"}
+FIELD_NAMES = {"styles": "style-file / style-drawable", "content": "the layer", "options": "the arguments",
+               "regions": "the regions (selection or channels)"}
 
 
 class HelperError(Exception):
@@ -152,12 +154,14 @@ class HelperJob:
 
     def _stylize(self, job: dict) -> None:
         content = self._image(job["content"])
-        style = self._image(job["style"])
+        styles = [self._image(job["style"])] if job.get("style") else []
+        regions = [Region(self._image(r["mask"]), tuple(self._image(s) for s in r.get("styles", ())))
+                   for r in job.get("regions") or ()]
         preview = job.get("preview") or {}
         self.emit(type="status", text="Sending the job to the style server…")
-        stream = self.client.stylize(content, [style], options=job.get("options") or {}, output_format="rgba",
+        stream = self.client.stylize(content, styles, options=job.get("options") or {}, output_format="rgba",
                                      preview=bool(preview), preview_interval=float(preview.get("interval", 0)),
-                                     preview_max_size=int(preview.get("max_size", 0)))
+                                     preview_max_size=int(preview.get("max_size", 0)), regions=regions)
         result = finished = None
         for event in stream:
             if isinstance(event, Queued):

@@ -29,6 +29,7 @@ from nst_core.errors import InvalidInput, WeightsUnavailable, quote
 from nst_core.layers import LAYER_NAMES
 from nst_core.interface import StyleEngine
 from nst_core.options import CONTENT_LAYERS, DEFAULT_PRESET, PRESETS, STYLE_LAYERS, OptionSpec, option_specs
+from nst_core.spec import BLEND_SPEC
 from protos.nst.v1 import style_pb2, style_pb2_grpc
 
 from . import __version__, job_input
@@ -163,7 +164,9 @@ def _option_info(name: str, spec: OptionSpec) -> style_pb2.OptionInfo:
                                 exclusive_minimum=spec.exclusive_minimum, max_items=spec.max_items, **bounds)
 
 
-_OPTION_INFOS = [_option_info(name, spec) for name, spec in option_specs().items()]
+# Blend weights travel on the request and in each region (nst_core.spec), bounded like an option.
+_OPTION_INFOS = [_option_info(name, spec) for name, spec in
+                 {**option_specs(), "style_blend": BLEND_SPEC}.items()]
 
 
 def _chunks(payload: ResultPayload):

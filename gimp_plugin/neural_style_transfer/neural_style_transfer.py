@@ -17,7 +17,7 @@ gi.require_version("Gimp", "3.0")
 gi.require_version("GimpUi", "3.0")
 gi.require_version("Gegl", "0.4")
 gi.require_version("GdkPixbuf", "2.0")
-from gi.repository import GdkPixbuf, Gegl, Gimp, GimpUi, GLib, GObject  # noqa: E402
+from gi.repository import GdkPixbuf, Gegl, Gimp, GimpUi, Gio, GLib, GObject  # noqa: E402
 
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, PLUGIN_DIR)
@@ -28,6 +28,7 @@ from nst_job import PluginError  # noqa: E402
 PROCEDURE = "plug-in-neural-style-transfer"
 ARGUMENTS = nst_job.load_arguments(PLUGIN_DIR)  # the job options, as recorded by the installer
 RGBA8 = "R'G'B'A u8"  # 8-bit non-linear RGBA: what the server takes; Gegl converts any layer format to it
+MASK8 = "Y u8"  # a selection or channel as 8-bit coverage (0 outside, 255 inside); masks are linear
 RW = GObject.ParamFlags.READWRITE
 
 
@@ -43,6 +44,13 @@ def write_pixels(drawable, x, y, width, height, data):
     buffer.set(Gegl.Rectangle.new(x, y, width, height), RGBA8, data)
     buffer.flush()
     drawable.update(x, y, width, height)
+
+
+def read_mask(channel, x, y, width, height):
+    """A channel (the selection, a saved channel) over a layer's area in image coordinates: one byte per pixel,
+    0 where the area leaves the image."""
+    rect = Gegl.Rectangle.new(x, y, width, height)
+    return bytes(channel.get_buffer().get(rect, 1.0, MASK8, Gegl.AbyssPolicy.NONE))
 
 
 def with_alpha(rgba, alpha_source):
@@ -73,17 +81,24 @@ def check_source(image, drawables):
     return source
 
 
-def read_style(config):
-    """((rgba, w, h) or ("encoded", bytes), name) from style-drawable if set, else style-file."""
+def read_style(config, required=True):
+    """((rgba, w, h) or ("encoded", bytes), name) from style-drawable if set, else style-file; (None, None)
+    when neither is set and ``required`` is false."""
     drawable = config.get_property("style-drawable")
     if drawable is not None:
         w, h = drawable.get_width(), drawable.get_height()
         return (read_pixels(drawable, 0, 0, w, h), w, h), drawable.get_name()
     gfile = config.get_property("style-file")
     path = gfile.get_path() if gfile is not None else None
+    if not path and not required:
+        return None, None
     if not path:
         raise PluginError("Choose a style: set style-file to an image of a painting, or style-drawable to a "
                           "layer of an open image.")
+    return read_style_path(gfile, path)
+
+
+def read_style_path(gfile, path):
     name = nst_job.style_name(path)
     if not os.path.isfile(path):
         raise PluginError(f"The style file {path} does not exist. Choose an existing image file.")
@@ -119,7 +134,51 @@ def read_style_with_gimp(gfile, path):
 
 # ----------------------------------------------------------------------------- output
 
-def result_layer(image, source, result, region, content, name):
+def regions_of(image, source, config, mode, style):
+    """(main style or None, [(mask, [styles])]) for a region mode: masks over the whole layer."""
+    ox, oy = offsets(source)
+    w, h = source.get_width(), source.get_height()
+    if mode in ("selection", "inside-outside"):
+        if Gimp.Selection.is_empty(image):
+            raise PluginError("Select the part of the layer the style goes to first (regions: selection).")
+        mask = read_mask(image.get_selection(), ox, oy, w, h)
+        if not any(mask):
+            raise PluginError("The selection does not cover any of this layer. Select part of the layer.")
+        if mode == "selection":
+            return None, [(mask, [style])]
+        gfile = config.get_property("outside-style-file")
+        path = gfile.get_path() if gfile is not None else None
+        if not path:
+            raise PluginError("Choose the style for outside the selection: set outside-style-file.")
+        return read_style_path(gfile, path)[0], [(mask, [style])]
+    table = nst_job.channel_styles(config.get_property("channel-styles"))
+    channels = image.get_channels()
+    if not channels:
+        raise PluginError("The image has no saved channels (Select ▸ Save to Channel makes one from a selection).")
+    regions = []
+    for channel in channels:
+        name = channel.get_name()
+        if name not in table:
+            raise PluginError(f"channel-styles names no style for the channel {name!r}: add '{name}=a style file "
+                              "or none'.")
+        regions.append((read_mask(channel, ox, oy, w, h), [] if table[name] is None else [channel_style(image,
+                                                                                                        table[name])]))
+    unknown = set(table) - {c.get_name() for c in channels}
+    if unknown:
+        raise PluginError(f"channel-styles names channels this image does not have: {', '.join(sorted(unknown))}.")
+    return style, regions
+
+
+def channel_style(image, text):
+    """A channel's style: a layer of the image with that name, else a file."""
+    for layer in image.get_layers():
+        if layer.get_name() == text:
+            w, h = layer.get_width(), layer.get_height()
+            return read_pixels(layer, 0, 0, w, h), w, h
+    return read_style_path(Gio.File.new_for_path(text), text)[0]
+
+
+def result_layer(image, source, result, region, content, name, clip=True):
     """The stylized layer, complete but not yet in the image: the source's size and offsets, the stylized
     pixels inside ``region`` (the selection's bounds on the layer) with the source's alpha, transparent
     elsewhere and outside a selection. Built detached, so one ``insert_layer`` (one undo step) adds it:
@@ -136,7 +195,7 @@ def result_layer(image, source, result, region, content, name):
                            Gimp.LayerMode.NORMAL)
     write_pixels(layer, bx, by, bw, bh, with_alpha(data, content))
     layer.set_offsets(*offsets(source))
-    if not Gimp.Selection.is_empty(image):
+    if clip and not Gimp.Selection.is_empty(image):
         # Applying a selection mask keeps soft edges and non-rectangular shapes.
         layer.add_mask(layer.create_mask(Gimp.AddMaskType.SELECTION))
         layer.remove_mask(Gimp.MaskApplyMode.APPLY)
@@ -201,23 +260,29 @@ def stylize(image, drawables, config, watch):
     source = check_source(image, drawables)
     plugin_config = nst_job.load_config(PLUGIN_DIR)
     options = nst_job.server_options(ARGUMENTS, {a["name"]: config.get_property(a["name"]) for a in ARGUMENTS})
-    style, style_name = read_style(config)
-    non_empty, bx, by, bw, bh = source.mask_intersect()
-    if not non_empty or bw <= 0 or bh <= 0:
-        raise PluginError("The selection does not cover any of this layer. Select part of the layer, or "
-                          "Select ▸ None to stylize all of it.")
+    mode = config.get_property("regions")
+    style, style_name = read_style(config, required=mode != "channels")
+    regions = ()
+    if mode == "none":
+        non_empty, bx, by, bw, bh = source.mask_intersect()
+        if not non_empty or bw <= 0 or bh <= 0:
+            raise PluginError("The selection does not cover any of this layer. Select part of the layer, or "
+                              "Select ▸ None to stylize all of it.")
+    else:  # the whole layer: the masks decide where each style goes, and nothing clips the result
+        bx, by, bw, bh = 0, 0, source.get_width(), source.get_height()
+        style, regions = regions_of(image, source, config, mode, style)
     content = read_pixels(source, bx, by, bw, bh)
     server = config.get_property("server") or plugin_config.get("server") or ""
-    name = nst_job.layer_name(source.get_name(), style_name)
+    name = nst_job.layer_name(source.get_name(), style_name or "regions")
     job = nst_job.Job(plugin_config, (content, bw, bh), style, options, server, config.get_property("auto-start"),
-                      nst_preview.BOX if watch else 0)
+                      nst_preview.BOX if watch else 0, regions)
     Gimp.progress_init("Neural style transfer")
     try:
         if watch:
             result = run_watched(job, (content, bw, bh), source.get_name())
         else:
             result = job.run(show_progress)
-        layer = result_layer(image, source, result, (bx, by, bw, bh), content, name)
+        layer = result_layer(image, source, result, (bx, by, bw, bh), content, name, clip=mode == "none")
         image.insert_layer(layer, source.get_parent(), image.get_item_position(source))
     finally:
         Gimp.progress_end()  # a failed run must not leave the progress bar busy
@@ -294,6 +359,17 @@ class NeuralStyleTransfer(Gimp.PlugIn):
                                         "the style; overrides style-file when set", True, RW)
         for entry in ARGUMENTS:
             add_option_argument(procedure, entry)
+        modes = Gimp.Choice.new()
+        for index, (nick, label, hint) in enumerate(nst_job.REGION_MODES):
+            modes.add(nick, index, label, hint)
+        procedure.add_choice_argument("regions", "Re_gions", "Where each style goes: the selection or the saved "
+                                      "channels steer the optimization (guided Gram matrices)", modes, "none", RW)
+        procedure.add_file_argument("outside-style-file", "Style o_utside the selection", "With regions "
+                                    "inside-outside: the style for the rest of the layer",
+                                    Gimp.FileChooserAction.OPEN, True, None, RW)
+        procedure.add_string_argument("channel-styles", "C_hannel styles", "With regions channels: one "
+                                      "'channel name=style file, layer name or none' per channel, separated by ;",
+                                      "", RW)
         procedure.add_string_argument("server", "Se_rver", "Style server address (empty = the installed "
                                       "default)", "", RW)
         procedure.add_boolean_argument("auto-start", "_Start the server if needed", "Start a local style "

@@ -12,9 +12,11 @@ it in a thread and calls ``Job.cancel`` from its own Cancel button.
 import json
 import math
 import os
+import struct
 import subprocess
 import sys
 import tempfile
+import zlib
 
 CONFIG_FILE = "nst-config.json"
 ARGUMENTS_FILE = "nst-options.json"  # the option arguments, written by the installer from the engine's options
@@ -23,6 +25,21 @@ CONTENT_FILE = "content.rgba"
 STYLE_RAW_FILE = "style.rgba"
 STYLE_ENCODED_FILE = "style.img"
 RESULT_FILE = "result.rgba"
+OUTSIDE_STYLE_FILE = "style-outside"
+#: How the selection and the saved channels steer the styles (the procedure's "regions" argument):
+#: (nick, label, help).
+REGION_MODES = (
+    ("none", "No (a selection only clips the result)",
+     "The whole selection's bounds are stylized with the style, and the selection cuts the result"),
+    ("selection", "Style only inside the selection",
+     "The style goes where the selection is (soft where it is feathered); the rest of the layer keeps its "
+     "look, and the optimization itself blends the edge"),
+    ("inside-outside", "One style inside the selection, another outside",
+     "The style inside the selection, outside-style-file elsewhere"),
+    ("channels", "Regions from the saved channels",
+     "Each saved channel is a region with the style channel-styles names for it; the rest of the layer "
+     "follows the style, or keeps its look when no style is set"),
+)
 PREVIEW_INTERVAL = 2.0  # seconds between the previews the server sends while the job runs
 
 # File types the server decodes itself; other files are opened by GIMP and sent as pixels.
@@ -147,28 +164,58 @@ def make_job_dir(config):
     return tempfile.mkdtemp(prefix="nst-gimp-", dir=parent)
 
 
-def write_job(job_dir, content, style, options, server, auto_start, preview_size=0):
+def grey_png(data, width, height):
+    """An 8-bit grey PNG of ``data`` (one byte per pixel, rows top to bottom): how a mask travels."""
+    if width <= 0 or height <= 0 or len(data) != width * height:
+        raise PluginError(f"Internal error: the mask does not match {width}x{height}.")
+    rows = b"".join(b"\0" + data[y * width:(y + 1) * width] for y in range(height))
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 6))
+            + chunk(b"IEND", b""))
+
+
+def _write_style(job_dir, name, style):
+    """Write one style (``(rgba, w, h)`` or ``("encoded", bytes)``) as ``name``; its job.json entry."""
+    if style[0] == "encoded":
+        entry = {"file": name + ".img", "encoded": True}
+        payload = style[1]
+    else:
+        payload, style_w, style_h = style
+        _check_rgba("style", payload, style_w, style_h)
+        entry = {"file": name + ".rgba", "encoded": False, "width": style_w, "height": style_h}
+    with open(os.path.join(job_dir, entry["file"]), "wb") as f:
+        f.write(payload)
+    return entry
+
+
+def write_job(job_dir, content, style, options, server, auto_start, preview_size=0, regions=()):
     """Write the pixel files and job.json.
 
-    ``content``: (rgba_bytes, width, height). ``style``: the same, or ("encoded", file_bytes).
-    ``preview_size``: long side of the previews to stream (0: none).
+    ``content``: (rgba_bytes, width, height). ``style``: the same, or ("encoded", file_bytes), or None (only
+    regions are styled). ``preview_size``: long side of the previews to stream (0: none). ``regions``:
+    (mask as one byte per content pixel, [styles]) pairs; an empty list of styles keeps the content there.
     """
     data, width, height = content
     _check_rgba("content", data, width, height)
     with open(os.path.join(job_dir, CONTENT_FILE), "wb") as f:
         f.write(data)
-    if style[0] == "encoded":
-        style_entry = {"file": STYLE_ENCODED_FILE, "encoded": True}
-        payload = style[1]
-    else:
-        payload, style_w, style_h = style
-        _check_rgba("style", payload, style_w, style_h)
-        style_entry = {"file": STYLE_RAW_FILE, "encoded": False, "width": style_w, "height": style_h}
-    with open(os.path.join(job_dir, style_entry["file"]), "wb") as f:
-        f.write(payload)
+    style_entry = _write_style(job_dir, "style", style) if style is not None else None
+    region_entries = []
+    for r, (mask, styles) in enumerate(regions):
+        name = f"region-{r}-mask.png"
+        with open(os.path.join(job_dir, name), "wb") as f:
+            f.write(grey_png(mask, width, height))
+        region_entries.append({"mask": {"file": name, "encoded": True},
+                               "styles": [_write_style(job_dir, f"region-{r}-style-{i}", s)
+                                          for i, s in enumerate(styles)]})
     job = {
         "content": {"file": CONTENT_FILE, "width": width, "height": height},
         "style": style_entry,
+        "regions": region_entries,
         "options": options,
         "server": server or "",
         "auto_start": bool(auto_start),
@@ -284,11 +331,25 @@ def _no_console_window():
     return {}
 
 
+def channel_styles(text):
+    """``"sky=/art/starry.jpg; sea=none"`` -> {"sky": "/art/starry.jpg", "sea": None} (the channel-styles
+    argument: one ``channel name=style file, layer name or none`` per entry, separated by ``;``)."""
+    table = {}
+    for entry in (text or "").split(";"):
+        if not entry.strip():
+            continue
+        name, sep, style = entry.partition("=")
+        if not sep or not name.strip() or not style.strip():
+            raise PluginError(f"channel-styles: expected 'channel name=style file or none; …', got {entry.strip()!r}.")
+        table[name.strip()] = None if style.strip().lower() == "none" else style.strip()
+    return table
+
+
 class Job:
     """One job through the bridge. ``run`` blocks until the result; ``cancel`` (any thread) ends it early."""
 
-    def __init__(self, config, content, style, options, server, auto_start, preview_size=0):
-        self._args = (content, style, options, server, auto_start, preview_size)
+    def __init__(self, config, content, style, options, server, auto_start, preview_size=0, regions=()):
+        self._args = (content, style, options, server, auto_start, preview_size, regions)
         self.config = config
         self.bridge = None
         self.cancelled = False

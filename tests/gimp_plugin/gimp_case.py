@@ -79,9 +79,15 @@ def run_case(case, opened):
     image, source = build_image(case.get("gray", False))
     opened.append(image)
     before = pixels(source)
+    for name, (x, y, w, h) in case.get("channels", []):  # saved channels, made from rectangular selections
+        image.select_rectangle(Gimp.ChannelOps.REPLACE, x, y, w, h)
+        Gimp.Selection.save(image).set_name(name)
+        Gimp.Selection.none(image)
     if case.get("selection"):
         x, y, w, h = case["selection"]
         image.select_rectangle(Gimp.ChannelOps.REPLACE, x, y, w, h)
+        if case.get("feather"):
+            Gimp.Selection.feather(image, case["feather"])
     procedure = Gimp.get_pdb().lookup_procedure("plug-in-neural-style-transfer")
     if procedure is None:
         return {"error": "procedure not registered"}
@@ -93,6 +99,8 @@ def run_case(case, opened):
         config.set_property("style-file", Gio.File.new_for_path(case["style_file"]))
     if case.get("style_drawable"):
         config.set_property("style-drawable", style_layer(opened))
+    if case.get("outside_style_file"):
+        config.set_property("outside-style-file", Gio.File.new_for_path(case["outside_style_file"]))
     for name, value in case.get("arguments", {}).items():
         config.set_property(name, value)
     image.clean_all()  # so "dirty" afterwards means the plug-in pushed an undo step
@@ -109,6 +117,8 @@ def run_case(case, opened):
         # freeze/thaw, is-enabled, is-dirty, clean-all): "dirty" and "not frozen" are what a script can see.
         "dirty": image.is_dirty(),
         "undo_enabled": image.undo_is_enabled(),
+        "channels": [channel.get_name() for channel in image.get_channels()],
+        "selection_empty": Gimp.Selection.is_empty(image),
     }
     added = [layer for layer in image.get_layers() if layer.get_name() not in ("background", "source", "top")]
     if added:

@@ -122,3 +122,30 @@ def test_flatpak_spawn_gets_the_environment_as_arguments():
     assert set(options) == {"--host", "--env=PYTHONPATH=/home/ada/src", "--env=PYTHONUNBUFFERED=1"}
     argv, _ = nst_job.helper_command({"python": ["flatpak-spawn", "--host", "python3"]}, "/j", {})
     assert argv[:3] == ["flatpak-spawn", "--env=PYTHONUNBUFFERED=1", "--host"]
+
+
+def test_masks_travel_as_grey_pngs_and_regions_in_the_job(tmp_path):
+    import io
+
+    from PIL import Image
+
+    mask = bytes(range(0, 240, 10)) * 2  # 8 x 6
+    png = nst_job.grey_png(mask, 8, 6)
+    image = Image.open(io.BytesIO(png))
+    assert image.mode == "L" and image.size == (8, 6) and image.tobytes() == mask
+    content = bytes(8 * 6 * 4)
+    nst_job.write_job(str(tmp_path), (content, 8, 6), None, {}, "", True,
+                      regions=[(mask, [("encoded", b"PNGDATA")]), (mask, [])])
+    job = json.loads((tmp_path / nst_job.JOB_FILE).read_text())
+    assert job["style"] is None and len(job["regions"]) == 2 and job["regions"][1]["styles"] == []
+    assert (tmp_path / job["regions"][0]["mask"]["file"]).read_bytes() == png
+    assert (tmp_path / job["regions"][0]["styles"][0]["file"]).read_bytes() == b"PNGDATA"
+    with pytest.raises(PluginError):
+        nst_job.grey_png(mask, 8, 5)
+
+
+def test_channel_styles_are_parsed_and_bad_entries_named():
+    assert nst_job.channel_styles("sky=/art/starry.jpg; sea = none ;") == {"sky": "/art/starry.jpg", "sea": None}
+    assert nst_job.channel_styles("") == {}
+    with pytest.raises(PluginError, match="channel-styles"):
+        nst_job.channel_styles("sky")

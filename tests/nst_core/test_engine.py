@@ -27,9 +27,9 @@ def small(img, side=64):
     return img.resize((side, max(1, round(h * side / w))), Image.Resampling.LANCZOS)
 
 
-def run(engine, content, styles, **opts):
+def run(engine, content, styles, blend=None, **opts):
     seen = []
-    result = engine.stylize(content, styles, StyleOptions(**{**TINY, **opts}), progress=seen.append)
+    result = engine.stylize(content, styles, StyleOptions(**{**TINY, **opts}), blend=blend, progress=seen.append)
     return result, seen
 
 
@@ -117,8 +117,8 @@ def test_histogram_mode_moves_chroma_towards_content(engine, cat, starry):
 def test_multi_style_blend(engine, cat, starry, scream):
     content = small(cat)
     only_a, _ = run(engine, content, [small(starry)])
-    weighted, _ = run(engine, content, [(small(starry), 1.0), (small(scream), 0.0)])
-    half, _ = run(engine, content, [(small(starry), 0.5), (small(scream), 0.5)])
+    weighted, _ = run(engine, content, [small(starry), small(scream)], blend=[1.0, 0.0])
+    half, _ = run(engine, content, [small(starry), small(scream)], blend=[3.0, 3.0])  # normalised to ½, ½
     assert same(weighted, only_a)
     assert half.image.tobytes() != only_a.image.tobytes()
 
@@ -202,10 +202,13 @@ def test_a_diverging_job_fails_naming_the_weight_never_a_black_picture(engine):
 
     from nst_core.options import resolve
 
-    opts = dataclasses.replace(resolve(StyleOptions(**TINY), 1), style_weight=1e39)
+    from nst_core.spec import build
+
+    job = build(Image.new("RGB", (48, 36), (90, 120, 60)), [Image.effect_noise((32, 32), 60).convert("RGB")],
+                StyleOptions(**TINY))
+    job = dataclasses.replace(job, options=dataclasses.replace(resolve(StyleOptions(**TINY)), style_weight=1e39))
     with pytest.raises(InvalidInput) as info:
-        engine._run(Image.new("RGB", (48, 36), (90, 120, 60)), [Image.effect_noise((32, 32), 60).convert("RGB")],
-                    None, opts, None, None, None, None)
+        engine.run(job)  # the engine runs the spec as it is: no second resolution would catch this
     assert info.value.field == "style_weight" and "float32" in str(info.value)
 
 
@@ -217,7 +220,7 @@ def test_a_higher_style_strength_ends_with_a_lower_style_loss(engine, cat, starr
         opts = StyleOptions(**TINY)
         from nst_core.options import resolve
 
-        return result.losses["style"] / (resolve(opts, 1).style_weight * strength), result
+        return result.losses["style"] / (resolve(opts).style_weight * strength), result
 
     weak, weak_result = style_term(0.1)
     strong, strong_result = style_term(1.0)

@@ -22,5 +22,5 @@ def test_control_characters_are_escaped():
                                      dict(style_layers=("l" * 100_000,))])
 def test_option_errors_quote_at_most_a_short_prefix(options):
     with pytest.raises(InvalidInput) as info:
-        resolve(StyleOptions(**options), n_styles=1)
+        resolve(StyleOptions(**options))
     assert len(info.value.message) < 600 and "characters)" in info.value.message

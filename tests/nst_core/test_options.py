@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from nst_core.errors import InvalidInput
-from nst_core.limits import MAX_BLEND, MAX_FACTOR, MAX_SEED, MAX_STEPS, MAX_STYLE_SCALE, MAX_WEIGHT
+from nst_core.limits import MAX_FACTOR, MAX_SEED, MAX_STEPS, MAX_STYLE_SCALE, MAX_WEIGHT
 from nst_core.options import PRESETS, StyleOptions, option_specs, resolve
 
 BAD_OPTIONS = [
@@ -24,7 +24,6 @@ BAD_OPTIONS = [
     ("style_scale", dict(style_scale=10.0)),
     ("style_layer_weights", dict(style_layer_weights=(1.0, 2.0))),
     ("style_layer_weights", dict(style_layer_weights=(1.0, -1.0, 1.0, 1.0, 1.0))),
-    ("style_blend", dict(style_blend=(1.0, 1.0))),
     ("preset", dict(preset="ultra")),
     ("optimizer", dict(optimizer="sgd")),
     ("init", dict(init="zeros")),
@@ -49,7 +48,6 @@ BAD_OPTIONS = [
     ("tv_weight", dict(tv_weight=1e308)),
     ("style_strength", dict(style_strength=1e308)),
     ("style_layer_weights", dict(style_layer_weights=(1e308,) * 5)),
-    ("style_blend", dict(style_blend=(1e308,))),
     ("style_strength", dict(style_weight=MAX_WEIGHT, style_strength=10.0)),  # the product of the three
     ("style_strength", dict(style_strength=MAX_FACTOR, style_layer_weights=(MAX_FACTOR,) * 5)),
 ]
@@ -58,28 +56,28 @@ BAD_OPTIONS = [
 @pytest.mark.parametrize("field,kwargs", BAD_OPTIONS)
 def test_bad_option_names_its_field(field, kwargs):
     with pytest.raises(ValueError) as info:
-        resolve(StyleOptions(**kwargs), n_styles=1)
+        resolve(StyleOptions(**kwargs))
     assert isinstance(info.value, InvalidInput) and info.value.field == field
     assert str(info.value).startswith(field)
 
 
 def test_preset_fills_in_and_normalizes():
-    opts = resolve(StyleOptions(preset="draft", steps=7), n_styles=2)
+    opts = resolve(StyleOptions(preset="draft", steps=7))
     assert opts.steps == 7 and opts.max_size == 256
-    assert opts.style_blend == (0.5, 0.5) and sum(opts.style_layer_weights) == pytest.approx(1.0)
+    assert sum(opts.style_layer_weights) == pytest.approx(1.0)
 
 
 def test_bounds_allow_the_largest_documented_values():
-    opts = resolve(StyleOptions(steps=MAX_STEPS, coarse_steps=MAX_STEPS, style_scale=MAX_STYLE_SCALE), n_styles=1)
+    opts = resolve(StyleOptions(steps=MAX_STEPS, coarse_steps=MAX_STEPS, style_scale=MAX_STYLE_SCALE))
     assert opts.steps == MAX_STEPS and opts.style_scale == MAX_STYLE_SCALE
 
 
 def test_every_number_has_a_maximum_and_the_maxima_resolve():
     specs = option_specs()
     assert all(spec.maximum is not None for spec in specs.values() if spec.kind in ("int", "float", "floats"))
-    assert specs["seed"].maximum == MAX_SEED and specs["style_blend"].maximum == MAX_BLEND
+    assert specs["seed"].maximum == MAX_SEED and "style_blend" not in specs  # blend weights: nst_core.spec
     opts = resolve(StyleOptions(content_weight=MAX_WEIGHT, style_weight=MAX_WEIGHT, tv_weight=MAX_WEIGHT,
-                                style_layer_weights=(1.0,) * 5, style_blend=(MAX_BLEND,), seed=MAX_SEED), n_styles=1)
+                                style_layer_weights=(1.0,) * 5, seed=MAX_SEED))
     assert opts.style_weight == MAX_WEIGHT and opts.seed == MAX_SEED
 
 

@@ -13,7 +13,7 @@ RESIDENT = 900 * MIB  # about what the engine's process holds before a job
 
 
 def plan(content, budget, styles=((1024, 640),), resident=RESIDENT, **options):
-    opts = resolve(StyleOptions(**options), len(styles))
+    opts = resolve(StyleOptions(**options))
     return plan_job(content, list(styles), opts, budget=int(budget), resident=resident, model=CPU_MODEL)
 
 
@@ -126,7 +126,7 @@ def test_tiles_keep_their_records_when_all_of_them_fit():
     """Between "one tile's autograd step fits" and "every tile's compact record fits", tiles run forward once
     per step (nst_core.lean); below that they run forward twice; and never where the model cannot keep."""
     def last(budget_mb, model=CPU_MODEL):
-        opts = resolve(StyleOptions(max_size=2048, multiscale=False), 1)
+        opts = resolve(StyleOptions(max_size=2048, multiscale=False))
         return plan_job((2048, 1536), [(1024, 640)], opts, budget=budget_mb * MIB, resident=RESIDENT,
                         model=model).scales[-1]
 
@@ -138,5 +138,5 @@ def test_tiles_keep_their_records_when_all_of_them_fit():
         assert RESIDENT + scale.peak_bytes <= budget_mb * MIB * SAFETY
     no_keep = last(9000, replace(CPU_MODEL, keep_pass=0.0))  # bf16 jobs
     assert not no_keep.grid.keep and no_keep.tiled
-    assert "kept" in plan_job((2048, 1536), [(1024, 640)], resolve(StyleOptions(max_size=2048, multiscale=False), 1),
+    assert "kept" in plan_job((2048, 1536), [(1024, 640)], resolve(StyleOptions(max_size=2048, multiscale=False)),
                               budget=9000 * MIB, resident=RESIDENT, model=CPU_MODEL).describe()

@@ -56,6 +56,6 @@ def test_a_deep_content_layer_on_a_small_content_is_refused_by_name(engine, star
 
 
 def test_coarse_scales_too_small_for_the_layers_are_skipped():
-    opts = resolve(StyleOptions(min_size=32, max_size=128, content_layers=("pool5",)), 1)
+    opts = resolve(StyleOptions(min_size=32, max_size=128, content_layers=("pool5",)))
     plan = plan_job((128, 40), [(64, 64)], opts, budget=2 ** 34, resident=0, model=CPU_MODEL)
     assert [s.size for s in plan.scales] == [(128, 40)]  # 32×10 and 64×20 would leave pool5 nothing

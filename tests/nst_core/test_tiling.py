@@ -121,7 +121,7 @@ def test_the_default_halo_holds_for_the_jobs_relative_weights(net, problem):
     from nst_core.options import StyleOptions, resolve
 
     image, content_targets, style_targets = problem
-    weights = _weights(resolve(StyleOptions(), 1), content_targets, style_targets, image)
+    weights = _weights(resolve(StyleOptions()), content_targets, style_targets, image)
     objective = TiledObjective(net, content_targets, style_targets, weights)
     _, exact = objective(image, grid(171, 256, 1, 1, halo=0, align=ALIGN))
     _, tiled = objective(image, grid(171, 256, 2, 3, halo=DEFAULT_HALO, align=ALIGN))

@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 
 from nst_core.errors import InvalidInput
-from nst_core.options import StyleOptions, option_specs
+from nst_core.options import StyleOptions, option_specs, resolve
 from protos.nst.v1 import style_pb2
 from server import job_input
 from server.limits import ServerLimits
@@ -19,6 +19,7 @@ def test_proto_options_and_engine_options_agree():
     assert proto == engine, f"only in the proto: {proto - engine}; only in the engine: {engine - proto}"
     request_fields = {f.name for f in style_pb2.StylizeRequest.DESCRIPTOR.fields}
     assert {name for name, spec in option_specs().items() if spec.on_request} <= request_fields
+    assert "style_blend" in request_fields  # blend weights: nst_core.spec, on the request and in each region
 
 
 def test_proto_field_kinds_match_the_declared_kinds():
@@ -49,13 +50,12 @@ def test_every_option_set_on_the_wire_reaches_the_engine():
     built = job_input.build(_request(**given), ServerLimits(max_pixels=10**6))
     expected = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}
     assert {k: getattr(built.options, k) for k in given} == expected
-    assert built.options.style_blend == (2.0, 1.0) and len(built.styles) == 2
+    assert [s.weight for s in built.spec.styles] == pytest.approx([2 / 3, 1 / 3])
 
 
 def test_unset_options_keep_the_engine_defaults():
     built = job_input.build(_request(), ServerLimits(max_pixels=10**6))
-    defaults = StyleOptions()
-    assert dataclasses.replace(built.options, style_blend=None) == defaults
+    assert built.options == resolve(StyleOptions())  # resolved once, here, and handed on as it is
 
 
 def test_a_count_past_its_bound_is_refused_before_any_image_is_decoded():

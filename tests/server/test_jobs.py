@@ -112,9 +112,9 @@ def test_cancel_after_the_last_step_check_still_ends_cancelled():
     from server.limits import ServerLimits
 
     class LateCancelEngine:
-        def stylize(self, content, styles, options, **kwargs):
+        def run(self, job, **kwargs):
             assert manager.cancel(manager.running().id)
-            return SimpleNamespace(image=content, wall_time=0.0, steps=1, losses={}, style_cache_hits=0)
+            return SimpleNamespace(image=job.content, wall_time=0.0, steps=1, losses={}, style_cache_hits=0)
 
     manager = JobManager(LateCancelEngine(), queue_size=1)
     try:

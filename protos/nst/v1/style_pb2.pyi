@@ -100,7 +100,7 @@ class StyleOptions(_message.Message):
     def __init__(self, preset: _Optional[str] = ..., max_size: _Optional[int] = ..., steps: _Optional[int] = ..., coarse_steps: _Optional[int] = ..., style_weight: _Optional[float] = ..., style_strength: _Optional[float] = ..., content_weight: _Optional[float] = ..., tv_weight: _Optional[float] = ..., preserve_colors: _Optional[str] = ..., seed: _Optional[int] = ..., optimizer: _Optional[str] = ..., init: _Optional[str] = ..., pooling: _Optional[str] = ..., multiscale: _Optional[bool] = ..., style_scale: _Optional[float] = ..., output_size: _Optional[str] = ..., content_layers: _Optional[_Iterable[str]] = ..., style_layers: _Optional[_Iterable[str]] = ..., learning_rate: _Optional[float] = ..., min_size: _Optional[int] = ..., style_layer_weights: _Optional[_Iterable[float]] = ..., tile_size: _Optional[int] = ..., precision: _Optional[str] = ...) -> None: ...
 
 class StylizeRequest(_message.Message):
-    __slots__ = ("content", "styles", "style_blend", "options", "init_image", "preview", "preview_interval_seconds", "preview_max_size", "output_format")
+    __slots__ = ("content", "styles", "style_blend", "options", "init_image", "preview", "preview_interval_seconds", "preview_max_size", "output_format", "regions")
     CONTENT_FIELD_NUMBER: _ClassVar[int]
     STYLES_FIELD_NUMBER: _ClassVar[int]
     STYLE_BLEND_FIELD_NUMBER: _ClassVar[int]
@@ -110,6 +110,7 @@ class StylizeRequest(_message.Message):
     PREVIEW_INTERVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
     PREVIEW_MAX_SIZE_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    REGIONS_FIELD_NUMBER: _ClassVar[int]
     content: ImageData
     styles: _containers.RepeatedCompositeFieldContainer[ImageData]
     style_blend: _containers.RepeatedScalarFieldContainer[float]
@@ -119,7 +120,20 @@ class StylizeRequest(_message.Message):
     preview_interval_seconds: float
     preview_max_size: int
     output_format: OutputFormat
-    def __init__(self, content: _Optional[_Union[ImageData, _Mapping]] = ..., styles: _Optional[_Iterable[_Union[ImageData, _Mapping]]] = ..., style_blend: _Optional[_Iterable[float]] = ..., options: _Optional[_Union[StyleOptions, _Mapping]] = ..., init_image: _Optional[_Union[ImageData, _Mapping]] = ..., preview: _Optional[bool] = ..., preview_interval_seconds: _Optional[float] = ..., preview_max_size: _Optional[int] = ..., output_format: _Optional[_Union[OutputFormat, str]] = ...) -> None: ...
+    regions: _containers.RepeatedCompositeFieldContainer[Region]
+    def __init__(self, content: _Optional[_Union[ImageData, _Mapping]] = ..., styles: _Optional[_Iterable[_Union[ImageData, _Mapping]]] = ..., style_blend: _Optional[_Iterable[float]] = ..., options: _Optional[_Union[StyleOptions, _Mapping]] = ..., init_image: _Optional[_Union[ImageData, _Mapping]] = ..., preview: _Optional[bool] = ..., preview_interval_seconds: _Optional[float] = ..., preview_max_size: _Optional[int] = ..., output_format: _Optional[_Union[OutputFormat, str]] = ..., regions: _Optional[_Iterable[_Union[Region, _Mapping]]] = ...) -> None: ...
+
+class Region(_message.Message):
+    __slots__ = ("mask", "styles", "style_blend", "strength")
+    MASK_FIELD_NUMBER: _ClassVar[int]
+    STYLES_FIELD_NUMBER: _ClassVar[int]
+    STYLE_BLEND_FIELD_NUMBER: _ClassVar[int]
+    STRENGTH_FIELD_NUMBER: _ClassVar[int]
+    mask: ImageData
+    styles: _containers.RepeatedCompositeFieldContainer[ImageData]
+    style_blend: _containers.RepeatedScalarFieldContainer[float]
+    strength: float
+    def __init__(self, mask: _Optional[_Union[ImageData, _Mapping]] = ..., styles: _Optional[_Iterable[_Union[ImageData, _Mapping]]] = ..., style_blend: _Optional[_Iterable[float]] = ..., strength: _Optional[float] = ...) -> None: ...
 
 class JobQueued(_message.Message):
     __slots__ = ("job_id", "position")
@@ -274,7 +288,7 @@ class DescribeRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ("max_pixels", "max_request_bytes", "queue_size", "cache_bytes", "max_styles", "max_request_pixels", "queue_bytes", "max_preview_size", "receive_seconds", "stall_seconds", "calls", "memory_budget_bytes", "max_decoded_bytes")
+    __slots__ = ("max_pixels", "max_request_bytes", "queue_size", "cache_bytes", "max_styles", "max_request_pixels", "queue_bytes", "max_preview_size", "receive_seconds", "stall_seconds", "calls", "memory_budget_bytes", "max_decoded_bytes", "max_regions", "max_region_strength")
     MAX_PIXELS_FIELD_NUMBER: _ClassVar[int]
     MAX_REQUEST_BYTES_FIELD_NUMBER: _ClassVar[int]
     QUEUE_SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -288,6 +302,8 @@ class Limits(_message.Message):
     CALLS_FIELD_NUMBER: _ClassVar[int]
     MEMORY_BUDGET_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_DECODED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_REGIONS_FIELD_NUMBER: _ClassVar[int]
+    MAX_REGION_STRENGTH_FIELD_NUMBER: _ClassVar[int]
     max_pixels: int
     max_request_bytes: int
     queue_size: int
@@ -301,7 +317,9 @@ class Limits(_message.Message):
     calls: _containers.RepeatedCompositeFieldContainer[CallLimit]
     memory_budget_bytes: int
     max_decoded_bytes: int
-    def __init__(self, max_pixels: _Optional[int] = ..., max_request_bytes: _Optional[int] = ..., queue_size: _Optional[int] = ..., cache_bytes: _Optional[int] = ..., max_styles: _Optional[int] = ..., max_request_pixels: _Optional[int] = ..., queue_bytes: _Optional[int] = ..., max_preview_size: _Optional[int] = ..., receive_seconds: _Optional[float] = ..., stall_seconds: _Optional[float] = ..., calls: _Optional[_Iterable[_Union[CallLimit, _Mapping]]] = ..., memory_budget_bytes: _Optional[int] = ..., max_decoded_bytes: _Optional[int] = ...) -> None: ...
+    max_regions: int
+    max_region_strength: float
+    def __init__(self, max_pixels: _Optional[int] = ..., max_request_bytes: _Optional[int] = ..., queue_size: _Optional[int] = ..., cache_bytes: _Optional[int] = ..., max_styles: _Optional[int] = ..., max_request_pixels: _Optional[int] = ..., queue_bytes: _Optional[int] = ..., max_preview_size: _Optional[int] = ..., receive_seconds: _Optional[float] = ..., stall_seconds: _Optional[float] = ..., calls: _Optional[_Iterable[_Union[CallLimit, _Mapping]]] = ..., memory_budget_bytes: _Optional[int] = ..., max_decoded_bytes: _Optional[int] = ..., max_regions: _Optional[int] = ..., max_region_strength: _Optional[float] = ...) -> None: ...
 
 class CallLimit(_message.Message):
     __slots__ = ("kind", "methods", "max_calls", "max_receiving")
