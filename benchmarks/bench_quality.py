@@ -98,6 +98,7 @@ def main() -> None:
     ap.add_argument("--configs", default="default,strength 1/3,strength 3,strength 10")
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--pairs", type=int, default=4, help=f"how many of the {len(PAIRS)} pairs")
+    ap.add_argument("--first-pair", type=int, default=1, help="start at this pair (1-based), e.g. to finish a run")
     ap.add_argument("--pastiche", choices=("run", "reuse", "skip"), default="run",
                     help="reuse: take earlier outputs and times from --out when present")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -129,7 +130,7 @@ def main() -> None:
 
     table: dict[str, list[tuple[float, float, float]]] = {n: [] for n in [*earlier, *names, "pastiche-300"]}
     sheet_rows = []
-    for content_name, style_name in PAIRS[:args.pairs]:
+    for content_name, style_name in PAIRS[args.first_pair - 1:args.pairs]:
         content_path, style_path = args.images / content_name, args.images / style_name
         content, style = Image.open(content_path), Image.open(style_path)
         content.load(), style.load()
@@ -139,7 +140,7 @@ def main() -> None:
             image = Image.open(folder / f"{pair}-{config.replace(' ', '_').replace('/', '-')}.png")
             outputs[name] = image
             cd, sd = judge.distances(image, content, style)
-            seconds = old_table[config][len(table[name])][0]
+            seconds = old_table[config][args.first_pair - 1 + len(table[name])][0]
             table[name].append((seconds, cd, sd))
             print(f"{pair:40s} {name:24s} {seconds:7.1f} s  content {cd:.3f}  style {sd:.3f} (earlier run)", flush=True)
         for name in names:
