@@ -96,3 +96,14 @@ def test_options_and_errors_import_without_torch():
             "assert not heavy, heavy; from nst_core import PRESETS; assert 'torch' not in sys.modules")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
+
+
+def test_a_stronger_style_lengthens_only_the_presets_final_steps():
+    from nst_core.options import resolve, strength_stretch
+    base = resolve(StyleOptions())
+    assert resolve(StyleOptions(style_strength=3.0)).steps == round(base.steps * 1.3)
+    assert resolve(StyleOptions(style_strength=10.0)).steps == round(base.steps * 1.3)  # never past 1.3x
+    assert resolve(StyleOptions(style_strength=1 / 3)).steps == base.steps
+    assert resolve(StyleOptions(style_strength=3.0)).coarse_steps == base.coarse_steps
+    assert resolve(StyleOptions(style_strength=3.0, steps=7)).steps == 7  # an explicit count is kept
+    assert strength_stretch(1.0) == 1.0 and 1.0 < strength_stretch(1.5) < 1.3
