@@ -20,7 +20,7 @@ from .cache import TargetCache
 from .errors import Cancelled, DeviceOutOfMemory, InvalidInput, is_out_of_memory, quote
 from .memory import MemoryModel
 from .options import ResolvedOptions, StyleOptions, resolve
-from .regions import guides_at, region_shares
+from .regions import guides_at, region_shares, styled_cover
 from .spec import JobSpec, RegionInput
 from .plan import FORWARD_COST, Grid, JobPlan, ScalePlan, plan_job
 from .preprocess import Preprocessing
@@ -332,7 +332,7 @@ class _Job:
             self.size = scale.size
             self.eta.start_scale(sum(s.target_work + s.steps * s.step_work for s in self.plan.scales[stage - 1:]))
             image = _Scale(self, stage, scale).run(image)
-        final = self._to_image(image, full_size=self.opts.output_size == "content")
+        final = self._to_image(image, full_size=self.opts.output_size == "content", final=True)
         return StyleResult(final, self.overall_step, time.perf_counter() - self.start, dict(self.losses),
                            [s.size for s in self.plan.scales], self.cache_hits, self.plan)
 
@@ -413,7 +413,7 @@ class _Job:
             eta_seconds=self.eta.eta(), width=scale.size[0], height=scale.size[1], tile=tile, tiles=tiles,
             preview=preview))
 
-    def _to_image(self, image: torch.Tensor, full_size: bool) -> Image.Image:
+    def _to_image(self, image: torch.Tensor, full_size: bool, final: bool = False) -> Image.Image:
         target = self.inputs.content.size if full_size else (image.shape[3], image.shape[2])
         if self.opts.preserve_colors == "luminance":
             # Upscale the optimized luma, then take chroma from the content at the output size.
@@ -426,12 +426,27 @@ class _Job:
             rgb = images.to_image(image)
             if rgb.size != target:
                 rgb = rgb.resize(target, Image.Resampling.LANCZOS)
+        if final:
+            rgb = self._keep_unstyled(rgb)
         if self.inputs.mode == "L":
             return rgb.convert("L")
         alpha = self.inputs.alpha
         if alpha is not None:
             rgb.putalpha(alpha if alpha.size == rgb.size else alpha.resize(rgb.size, Image.Resampling.LANCZOS))
         return rgb
+
+
+    def _keep_unstyled(self, rgb: Image.Image) -> Image.Image:
+        """The finished picture with the content's own pixels where no style reaches (regions.styled_cover)."""
+        masks = self.inputs.masks
+        cover = styled_cover(masks, [bool(g) for g in self.inputs.groups]) if masks else None
+        if cover is None:
+            return rgb
+        content = self.inputs.content
+        if content.size != rgb.size:
+            content = content.resize(rgb.size, Image.Resampling.LANCZOS)
+            cover = cover.resize(rgb.size, Image.Resampling.BOX)
+        return Image.composite(rgb, content, cover)
 
 
 def _snapshot(image: torch.Tensor) -> torch.Tensor:

@@ -85,26 +85,40 @@ def _add_option_flags(p: argparse.ArgumentParser) -> None:
 REGION_HELP = (
     "a part of the picture with its own style (repeatable, at most %d): MASK an 8-bit grey image (mode L) "
     "of the content's size, 0 outside and 255 inside, soft in between; STYLE a style file, several joined "
-    "by commas (equal weights), or 'none' to keep the content there; append @STRENGTH to multiply the "
-    "region's style term (0 to %g, default 1), e.g. --region sky.png starry.jpg@0.5. Pixels in no region "
-    "follow the main STYLE(s); 'none' as the only main STYLE keeps them as they are")
+    "by commas, each with an optional :WEIGHT, its blend weight (default: equal), or 'none' to keep the "
+    "content there; append @STRENGTH to multiply the region's style term (0 to %g, default 1), e.g. "
+    "--region sky.png starry.jpg@0.5 or --region sea.png a.jpg:3,b.jpg:1@2. Pixels in no region follow the "
+    "main STYLE(s); 'none' as the only main STYLE keeps them as they are")
 
 
-def _region(text: str) -> tuple[list[str], Optional[float]]:
-    """STYLE[,STYLE…][@STRENGTH] or none[@STRENGTH] -> (style files, strength or None)."""
-    strength = None
-    head, at, tail = text.rpartition("@")
-    if at:
+def _number_after(text: str, mark: str) -> tuple[str, Optional[float]]:
+    """``HEAD<mark>NUMBER`` -> (HEAD, NUMBER); anything else (a file name with ``mark`` in it, such as
+    ``C:\\x.jpg``) -> (text, None)."""
+    head, found, tail = text.rpartition(mark)
+    if found:
         try:
-            strength = float(tail)
-        except ValueError:  # an @ inside a file name
-            head = text
-    else:
-        head = text
-    styles = [] if head.strip().lower() == "none" else [s for s in head.split(",") if s]
-    if head.strip().lower() != "none" and not styles:
-        raise argparse.ArgumentTypeError(f"--region: expected STYLE[,STYLE…][@STRENGTH] or none, got {text!r}")
-    return styles, strength
+            return head, float(tail)
+        except ValueError:
+            pass
+    return text, None
+
+
+def _region(text: str) -> tuple[list[str], Optional[list[float]], Optional[float]]:
+    """STYLE[:WEIGHT][,STYLE[:WEIGHT]…][@STRENGTH] or none[@STRENGTH] -> (style files, blend weights or
+    None for equal ones, strength or None)."""
+    head, strength = _number_after(text, "@")
+    if head.strip().lower() == "none":
+        return [], None, strength
+    parts = [_number_after(part, ":") for part in head.split(",") if part]
+    if not parts or any(not name for name, _ in parts):
+        raise argparse.ArgumentTypeError(f"--region: expected STYLE[:WEIGHT][,STYLE[:WEIGHT]…][@STRENGTH] or "
+                                         f"none, got {text!r}")
+    weights = [w for _, w in parts]
+    if all(w is None for w in weights):
+        return [name for name, _ in parts], None, strength
+    if any(w is None for w in weights):
+        raise argparse.ArgumentTypeError(f"--region {text!r}: give every style of the region a :WEIGHT, or none")
+    return [name for name, _ in parts], weights, strength
 
 
 def _add_job_options(p: argparse.ArgumentParser) -> None:
@@ -303,11 +317,11 @@ def stylize(args) -> int:
     regions = []
     for mask, style in args.regions:
         try:
-            files, strength = _region(style)
+            files, blend, strength = _region(style)
         except argparse.ArgumentTypeError as exc:
             print(f"nst stylize: {exc}", file=sys.stderr)
             return EXIT_USAGE
-        regions.append((_read(mask, "region mask"), [_read(f, "region style") for f in files], strength))
+        regions.append((_read(mask, "region mask"), [_read(f, "region style") for f in files], blend, strength))
     init = _read(args.init_image, "init image") if args.init_image else None
     if args.local:
         return _stylize_local(args, content, styles, regions, init, out, preview_dir)
@@ -333,7 +347,8 @@ def _stylize_remote(args, content: bytes, styles: list[bytes], regions: list, in
                                 init_image=ImageData.encoded(init) if init else None,
                                 preview=preview_dir is not None,
                                 regions=[Region(ImageData.encoded(mask), tuple(ImageData.encoded(s) for s in files),
-                                                strength=strength) for mask, files, strength in regions])
+                                                style_blend=tuple(blend) if blend else None, strength=strength)
+                                         for mask, files, blend, strength in regions])
         try:
             for event in stream:
                 if isinstance(event, Queued) and event.position > 0:
@@ -391,8 +406,8 @@ def _stylize_local(args, content: bytes, styles: list[bytes], regions: list, ini
         region_inputs = [spec.RegionInput(decode_image(mask, field=f"regions[{r}].mask", max_pixels=DEFAULT_MAX_PIXELS),
                                           [decode_image(s, field=f"regions[{r}].styles[{i}]",
                                                         max_pixels=DEFAULT_MAX_PIXELS) for i, s in enumerate(files)],
-                                          strength=strength)
-                         for r, (mask, files, strength) in enumerate(regions)]
+                                          blend=blend, strength=strength)
+                         for r, (mask, files, blend, strength) in enumerate(regions)]
         job = spec.build(content_image, style_images, with_overrides(StyleOptions(), **_options(args)),
                          blend=args.style_blend, regions=region_inputs, init_image=init_image)
         engine = Engine(weights=args.weights, device=args.device, preprocessing=args.preprocessing)

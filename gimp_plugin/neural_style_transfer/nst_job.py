@@ -32,13 +32,13 @@ REGION_MODES = (
     ("none", "No (a selection only clips the result)",
      "The whole selection's bounds are stylized with the style, and the selection cuts the result"),
     ("selection", "Style only inside the selection",
-     "The style goes where the selection is (soft where it is feathered); the rest of the layer keeps its "
-     "look, and the optimization itself blends the edge"),
+     "The style goes where the selection is (soft where it is feathered); the optimization itself blends "
+     "the edge, and the rest of the layer comes back exactly as it was"),
     ("inside-outside", "One style inside the selection, another outside",
      "The style inside the selection, outside-style-file elsewhere"),
     ("channels", "Regions from the saved channels",
      "Each saved channel is a region with the style channel-styles names for it; the rest of the layer "
-     "follows the style, or keeps its look when no style is set"),
+     "follows the style, or stays exactly as it was when no style is set (as do channels set to none)"),
 )
 PREVIEW_INTERVAL = 2.0  # seconds between the previews the server sends while the job runs
 

@@ -131,9 +131,11 @@ def test_helper_that_cannot_start_says_to_reinstall(tmp_path):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to watch the processes")
-def test_killing_the_plugin_cancels_the_job_and_leaves_nothing(server):
+@pytest.mark.parametrize("job", ["plain", "regions"])
+def test_killing_the_plugin_cancels_the_job_and_leaves_nothing(server, job):
     stand_in = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), "plugin_stand_in.py"),
-                                 server.address], stdout=subprocess.PIPE, text=True)
+                                 server.address] + (["regions"] if job == "regions" else []),
+                                stdout=subprocess.PIPE, text=True)
     first = json.loads(stand_in.stdout.readline())
     job_id = None
     for line in stand_in.stdout:

@@ -60,21 +60,21 @@ def test_regions_from_the_selection_and_from_channels(work, server):
         source, result = rgba(report["source"]), rgba(new["pixels"])
         assert result[3::4] == source[3::4]  # the whole layer, the source's alpha: no cut at the selection
 
-    # (a) The style only inside the feathered selection; the rest keeps its look.
+    # (a) The style only inside the feathered selection; the rest exactly as it was.
     source, result = rgba(only_inside["source"]), rgba(only_inside["new_layer"]["pixels"])
     inside, outside = diff(result, source, in_selection), diff(result, source, far_outside)
-    assert inside > 3 * outside, (inside, outside)
+    assert inside > 5 and outside == 0, (inside, outside)
     assert not only_inside["selection_empty"] and only_inside["channels"] == []
 
     # (b) Stripes inside, red and green checks outside: the outside repainted too.
     source, result = rgba(two_styles["source"]), rgba(two_styles["new_layer"]["pixels"])
-    assert diff(result, source, far_outside) > 2 * diff(rgba(only_inside["new_layer"]["pixels"]), source, far_outside)
+    assert diff(result, source, far_outside) > 5
 
-    # (c) Saved channels: the left one striped, the right one kept; the channels are left as they were.
+    # (c) Saved channels: the left one striped, the right one (no style) kept as it was.
     source, result = rgba(channels["source"]), rgba(channels["new_layer"]["pixels"])
     left_diff = diff(result, source, lambda x, y: 4 <= x < 16)
     right_diff = diff(result, source, lambda x, y: 32 <= x < 44)
-    assert left_diff > 2 * right_diff, (left_diff, right_diff)  # 48 px wide: relu5_1 sees across it
+    assert left_diff > 5 and right_diff == 0, (left_diff, right_diff)
     assert channels["channels"] == ["right", "left"] or sorted(channels["channels"]) == ["left", "right"]
     assert channels["new_layer"]["name"] == "source · regions"
 

@@ -124,7 +124,29 @@ def test_cli_bad_region_names_it(server, files, style, mask_name, field):
 def test_cli_help_documents_the_region_syntax():
     run = _nst("stylize", "--help", timeout=60)
     text = " ".join(run.stdout.split())
-    assert "--region MASK STYLE" in text and "@STRENGTH" in text and "'none'" in text
+    assert "--region MASK STYLE" in text and "@STRENGTH" in text and "'none'" in text and ":WEIGHT" in text
+
+
+def test_cli_region_blend_weights(server, files):
+    """STYLE:WEIGHT per region style: a style at weight 0 drops out, the other way round differs."""
+    outputs = {}
+    for name, style in (("a", "{a}"), ("a_only", "{a}:1,{b}:0"), ("b_only", "{a}:0,{b}:1")):
+        out = files["out"].with_name(f"out_{name}.png")
+        run = _nst("stylize", str(files["content"]), "none", "-o", str(out), "--server", server.address,
+                   "--max-size", "32", "--steps", "8", "--coarse-steps", "8", "--region", str(files["mask"]),
+                   style.format(**files))
+        assert run.returncode == 0, run.stderr
+        outputs[name] = Image.open(out).tobytes()
+    assert outputs["a_only"] == outputs["a"] and outputs["b_only"] != outputs["a"]
+
+
+@pytest.mark.parametrize("style,words", [("{a}:2,{b}", "every style of the region a :WEIGHT"),
+                                         ("{a}:-1,{b}:1", "regions[0].style_blend")])
+def test_cli_bad_region_weights_are_named(server, files, style, words):
+    run = _nst("stylize", str(files["content"]), "none", "-o", str(files["out"]), "--server", server.address,
+               "--max-size", "32", "--steps", "2", "--region", str(files["mask"]), style.format(**files))
+    assert run.returncode in (1, 2) and words in run.stderr and "Traceback" not in run.stderr, run.stderr
+    assert not files["out"].exists()
 
 
 def test_a_region_job_cancels_like_any_other(server, client):
