@@ -2,9 +2,12 @@
 
 Scales go from about ``min_size`` doubling up to the working size, which is ``max_size`` or the content's own
 size, whichever is smaller (never upscaled), and at most :data:`MAX_WORKING_PIXELS`. The coarsest scale
-gets :data:`COARSEST_FACTOR` × ``coarse_steps``: it is where the painting's layout and palette form, its
+gets :data:`COARSEST_FACTOR` × ``coarse_steps`` when it is small (under :data:`CHEAP_COARSEST` ×
+``min_size`` on its long side, about 128-191 px): it is where the painting's layout and palette form, its
 steps are the cheapest (1/16 of a final one at 512 px), and the quality benchmark's style distance fell by
-a fifth for a few % of the time (README "Convergence"). Up to :data:`DETAIL_SIDE` every other coarse scale
+a fifth for a few % of the time (README "Convergence"). A coarsest scale of 192 px or more (a 400-511 px
+job has only two scales) costs a quarter of a final step per step, and doubling it made the README's
+451×300 job 40 % slower for no better picture. Up to :data:`DETAIL_SIDE` every other coarse scale
 gets ``coarse_steps``; above it a coarse scale gets half as many
 per doubling, never fewer than ``steps``: by 512 px the picture is complete (``balanced`` ends there),
 finer scales add brush texture, and each of their steps costs four times the last. The final scale gets
@@ -19,7 +22,8 @@ from .errors import InvalidInput
 from .limits import DEFAULT_MAX_PIXELS
 
 MAX_WORKING_PIXELS = DEFAULT_MAX_PIXELS  # the server's default image limit: 8192 × 8192
-COARSEST_FACTOR = 2  # the coarsest scale's steps, in coarse_steps (see above)
+COARSEST_FACTOR = 2  # the coarsest scale's steps, in coarse_steps, when it is cheap (see above)
+CHEAP_COARSEST = 1.5  # … that is, when its long side is under this × min_size
 DETAIL_SIDE = 512  # coarse scales up to this long side keep coarse_steps (the default preset's final size)
 MAX_STYLE_SIDE = 32768  # a style stretched to the network's minimum short side may not get longer than this
 
@@ -32,12 +36,12 @@ def scale_long_sides(long_side: int, min_size: int, multiscale: bool) -> list[in
     return [max(1, round(long_side / 2 ** (n - 1 - i))) for i in range(n)]
 
 
-def steps_per_scale(sides: list[int], steps: int, coarse_steps: int) -> list[int]:
+def steps_per_scale(sides: list[int], steps: int, coarse_steps: int, min_size: int = 128) -> list[int]:
     """Steps for scales with these long sides (see the module docstring); a 0 skips a coarse scale."""
     out = []
     for i, side in enumerate(sides[:-1]):
         if i == 0:
-            out.append(COARSEST_FACTOR * coarse_steps)
+            out.append(COARSEST_FACTOR * coarse_steps if side < CHEAP_COARSEST * min_size else coarse_steps)
         elif side <= DETAIL_SIDE or coarse_steps == 0:
             out.append(coarse_steps)
         else:
@@ -66,8 +70,9 @@ def scales(content: tuple[int, int], max_size: int, min_size: int, multiscale: b
     """``(size, steps)`` of the content at each scale. Scales too small for the network (a short side under
     ``min_side``) are left out; if even the finest is, the content is too small: InvalidInput."""
     long_side = working_long_side(content, max_size)
-    sides = scale_long_sides(long_side, min(min_size, long_side), multiscale)
-    planned = list(zip((fit(content, s) for s in sides), steps_per_scale(sides, steps, coarse_steps)))
+    lowest = min(min_size, long_side)
+    sides = scale_long_sides(long_side, lowest, multiscale)
+    planned = list(zip((fit(content, s) for s in sides), steps_per_scale(sides, steps, coarse_steps, lowest)))
     usable = [(size, n) for size, n in planned if min(size) >= min_side]
     if not usable:
         w, h = planned[-1][0]

@@ -11,9 +11,12 @@ def test_multiscale_schedule():
     # The coarsest scale gets twice the coarse steps (cheap, and where the layout forms).
     assert steps_per_scale([128, 256, 512], 20, 40) == [80, 40, 20]
     assert steps_per_scale([128, 256], 30, 40) == [80, 30] and steps_per_scale([256], 30, 40) == [30]
+    # … only while it is cheap: a 451 px job's coarsest scale is 226 px, a quarter of a final step per step.
+    assert steps_per_scale([191, 382], 20, 30) == [60, 20] and steps_per_scale([226, 451], 20, 30) == [30, 20]
+    assert steps_per_scale([300, 600], 20, 30, min_size=256) == [60, 20]
     # Above 512 px a coarse scale gets half the steps per doubling, never fewer than the final scale's.
     assert steps_per_scale([128, 256, 512, 1024, 2048, 4096], 10, 40) == [80, 40, 40, 20, 10, 10]
-    assert steps_per_scale([256, 512, 1024, 2048, 4096, 8192], 4, 40) == [80, 40, 20, 10, 5, 4]
+    assert steps_per_scale([256, 512, 1024, 2048, 4096, 8192], 4, 40, min_size=256) == [80, 40, 20, 10, 5, 4]
     assert steps_per_scale([128, 256, 512, 1024], 40, 60) == [120, 60, 60, 40]
     assert steps_per_scale([128, 256, 512], 20, 0) == [0, 0, 20]  # 0 still skips them
 
