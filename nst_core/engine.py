@@ -435,7 +435,6 @@ class _Job:
             rgb.putalpha(alpha if alpha.size == rgb.size else alpha.resize(rgb.size, Image.Resampling.LANCZOS))
         return rgb
 
-
     def _keep_unstyled(self, rgb: Image.Image) -> Image.Image:
         """The finished picture with the content's own pixels where no style reaches (regions.styled_cover)."""
         masks = self.inputs.masks

@@ -62,17 +62,12 @@ def styled_cover(masks: Sequence[Image.Image], styled: Sequence[bool], rows: int
     if all(styled[1:]) and (styled[0] or not masks):
         return None
     w, h = masks[0].size
-    planes = [np.asarray(mask.convert("L")) for mask in masks]
+    keep = torch.tensor(list(styled), dtype=torch.bool)
     cover = np.empty((h, w), dtype=np.uint8)
     for top in range(0, h, rows):
-        maps = np.stack([p[top:top + rows] for p in planes]).astype(np.float32) / 255.0
-        total = maps.sum(0)
-        maps = np.where(total > 1, maps / np.maximum(total, 1e-12), maps)
-        main = np.clip(1.0 - maps.sum(0), 0.0, None)
-        groups = np.concatenate([main[None], maps])
-        groups[groups < NEGLIGIBLE] = 0.0
-        reached = groups[np.asarray(styled, dtype=bool)].sum(0)
-        cover[top:top + rows] = np.clip(np.rint(reached * 255.0), 0, 255).astype(np.uint8)
+        band = [mask.crop((0, top, w, min(h, top + rows))) for mask in masks]
+        reached = weight_maps(band, band[0].size, torch.device("cpu"))[keep].sum(0)[0]
+        cover[top:top + rows] = reached.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8).numpy()
     if cover.min() == 255:
         return None
     return Image.fromarray(cover, "L")
