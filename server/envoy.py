@@ -27,6 +27,9 @@ _HTTP_OPTIONS = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProt
 _LEAST_REQUEST = "type.googleapis.com/envoy.extensions.load_balancing_policies.least_request.v3.LeastRequest"
 _ROUND_ROBIN = "type.googleapis.com/envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin"
 _PREVIOUS_HOSTS = "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"
+# Draws a retry may make to find a server it has not tried: with one of two idle servers stopped, a retry
+# lands on it again with probability 2^-64 (host selection is an in-memory pick, the draws cost nothing).
+_HOST_DRAWS = 64
 
 
 def _host_port(address: str) -> tuple[str, int]:
@@ -94,12 +97,15 @@ def config(servers: list[str], listen: str = "0.0.0.0:50050", *, admin: Optional
             "idle_timeout": "0s",  # a waiting job may send nothing for a long time
             # A server that refuses a call before answering (shutting down, still loading, queue full:
             # UNAVAILABLE) or whose connection fails: the call goes to another server. The request is kept
-            # for that, up to the largest request a server takes.
+            # for that, up to the largest request a server takes. Until the next health check a stopped
+            # server still ties with the idle ones and least request breaks ties at random: the retry
+            # re-draws until it has a server not tried yet (a handful of draws left a 1-in-64 chance of
+            # landing on the stopped server again).
             "retry_policy": {"retry_on": "unavailable,reset-before-request,connect-failure",
                              "num_retries": max(1, len(servers) - 1),
                              "retry_host_predicate": [{"name": "envoy.retry_host_predicates.previous_hosts",
                                                        "typed_config": {"@type": _PREVIOUS_HOSTS}}],
-                             "host_selection_retry_max_attempts": 5},
+                             "host_selection_retry_max_attempts": _HOST_DRAWS},
         },
     }
     # GetJob and CancelJob must reach the server that owns the job: a server answers NOT_FOUND marked
@@ -116,7 +122,7 @@ def config(servers: list[str], listen: str = "0.0.0.0:50050", *, admin: Optional
                              "num_retries": max(1, len(servers) - 1),
                              "retry_host_predicate": [{"name": "envoy.retry_host_predicates.previous_hosts",
                                                        "typed_config": {"@type": _PREVIOUS_HOSTS}}],
-                             "host_selection_retry_max_attempts": 4 * len(servers)},
+                             "host_selection_retry_max_attempts": max(_HOST_DRAWS, 4 * len(servers))},
         },
     } for method in ("GetJob", "CancelJob")]
     by_id_cluster = dict(cluster, name="nst-by-id", load_balancing_policy={"policies": [{"typed_extension_config": {
