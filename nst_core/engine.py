@@ -195,7 +195,8 @@ class Engine:
         if self.torch_device.type == "cpu":
             memory.release_free_heap()
         return plan_job(content_size, style_sizes, opts, budget=self.memory_budget_bytes(),
-                        resident=memory.resident_bytes(self.torch_device), model=self.memory_model(precision),
+                        resident=memory.resident_bytes(self.torch_device),
+                        model=memory.for_pooling(self.memory_model(precision), opts.pooling),
                         masks=regions)
 
     # -- the job ---------------------------------------------------------------------------------

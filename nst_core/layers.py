@@ -31,15 +31,17 @@ def min_input_side(names) -> int:
     return max(downsample(n) for n in names)
 
 
-def context(name: str) -> int:
+def context(name: str, pooling: str = "max") -> int:
     """Input pixels each side of a position's own cell that its value depends on (3×3 convs, padding 1;
-    2×2 pools with stride 2 add none beyond the cell). A tile whose window extends this far beyond its
-    inner region computes that region's activations exactly as the whole image would."""
+    2×2 pools with stride 2 add none beyond the cell; a blur pool's stride-1 max and 3×3 filter add up to
+    two of the pool's input pixels). A tile whose window extends this far beyond its inner region computes
+    that region's activations exactly as the whole image would."""
     reach, stride = 0, 1
     for n in LAYER_NAMES[:LAYER_INDEX[name] + 1]:
         if n.startswith("conv"):
             reach += stride
         elif n.startswith("pool"):
+            reach += 2 * stride if pooling == "blur" else 0
             stride *= 2
     return reach
 

@@ -5,7 +5,7 @@ Autograd keeps, for every convolution, its float32 input, and for every max pool
 are frozen, so a convolution's input gradient needs only its weights, and the rest of the network needs
 little more: a ReLU needs where its input was positive (one byte per element, nothing where its output is
 a requested activation, which says the same), a 2×2 max pool which of its inputs won (an int32 index per
-output), an average pool nothing. :func:`trunk` runs the network without autograd, keeps that record and
+output), an average pool nothing, a blur pool its stride-1 max's winners (an int32 index per input). :func:`trunk` runs the network without autograd, keeps that record and
 the requested activations (0.8 KB/pixel together for the default layers, :func:`kept_bytes_per_pixel`), and hands autograd
 one node whose backward replays the network backwards.
 
@@ -21,11 +21,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from .layers import LAYER_INDEX, LAYER_NAMES, channels, downsample
+from .vgg import binomial
 
 
 class _Record:
     """What one forward kept: per module, ("conv", weight, input shape), ("relu", mask or None),
-    ("max", int32 indices, input shape) or ("avg", scale, input shape)."""
+    ("max", int32 indices, input shape), ("avg", scale, input shape) or ("blur", int32 indices, input shape)."""
 
     def __init__(self):
         self.steps: list[tuple] = []
@@ -49,6 +50,13 @@ def _forward(model, x: torch.Tensor, names: Sequence[str], pooling: str) -> tupl
         elif scales is not None:
             record.steps.append(("avg", scales[i], x.shape))
             x = F.avg_pool2d(x, 2, 2) * scales[i]
+        elif pooling == "blur":  # nst_core.vgg.blur_pool, keeping the stride-1 max's winners
+            shape = x.shape
+            peak, index = F.max_pool2d(F.pad(x, (0, 1, 0, 1)), 2, 1, return_indices=True)
+            record.steps.append(("blur", index.to(torch.int32), shape))
+            del index
+            x = F.conv2d(F.pad(peak, (1, 1, 1, 1), mode="replicate"), binomial(peak), stride=2,
+                         groups=shape[1])[:, :, :shape[2] // 2, :shape[3] // 2]
         else:
             shape = x.shape
             x, index = F.max_pool2d(x, 2, 2, return_indices=True)
@@ -86,6 +94,8 @@ def _backward(record: _Record, outputs: Sequence[torch.Tensor], grads: Sequence)
             like = torch.empty(shape[0], dtype=g.dtype, device=g.device, memory_format=_layout(g))
             g = torch.ops.aten.max_pool2d_with_indices_backward(g, like, [2, 2], [2, 2], [0, 0], [1, 1], False,
                                                                 data.long())
+        elif kind == "blur":
+            g = _blur_pool_backward(g, data, shape[0])
         else:  # average pooling, rescaled: each input gets a quarter of its cell's gradient, times the scale
             (shape,) = shape
             grad_in = torch.empty(shape, dtype=g.dtype, device=g.device, memory_format=_layout(g))
@@ -97,6 +107,25 @@ def _backward(record: _Record, outputs: Sequence[torch.Tensor], grads: Sequence)
                     torch.mul(g, data / 4, out=grad_in[:, :, a:h:2, b:w:2])
             g = grad_in
     return g
+
+
+def _blur_pool_backward(g: torch.Tensor, index: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """The input gradient of :func:`nst_core.vgg.blur_pool` on an input of ``shape``, from its output's."""
+    n, c, h, w = shape
+    layout = _layout(g)
+    # The strided filter's own output is ⌈h/2⌉ × ⌈w/2⌉; the rows and columns cut off get no gradient.
+    full = g.new_zeros((n, c, (h + 1) // 2, (w + 1) // 2)).contiguous(memory_format=layout)
+    full[:, :, :g.shape[2], :g.shape[3]] = g
+    padded = torch.empty((n, c, h + 2, w + 2), dtype=g.dtype, device=g.device, memory_format=layout)
+    g = torch.ops.aten.convolution_backward(full, padded, binomial(g), None, [2, 2], [0, 0], [1, 1], False,
+                                            [0, 0], c, (True, False, False))[0]
+    del full, padded
+    peak = torch.empty((n, c, h, w), dtype=g.dtype, device=g.device, memory_format=layout)
+    g = torch.ops.aten.replication_pad2d_backward(g, peak, [1, 1, 1, 1])
+    source = torch.empty((n, c, h + 1, w + 1), dtype=g.dtype, device=g.device, memory_format=layout)
+    g = torch.ops.aten.max_pool2d_with_indices_backward(g, source, [2, 2], [1, 1], [0, 0], [1, 1], False,
+                                                        index.long())
+    return g[:, :, :h, :w].contiguous(memory_format=layout)
 
 
 class _Trunk(torch.autograd.Function):
@@ -123,7 +152,7 @@ def trunk(model, x: torch.Tensor, names: Iterable[str], pooling: str = "max") ->
     return dict(zip(names, outputs))
 
 
-def kept_bytes_per_pixel(names: Iterable[str]) -> float:
+def kept_bytes_per_pixel(names: Iterable[str], pooling: str = "max") -> float:
     """Bytes per input pixel that :func:`trunk` keeps until the backward: masks, pool indices, activations."""
     names = set(names)
     wanted = {LAYER_INDEX[n] for n in names}
@@ -135,6 +164,6 @@ def kept_bytes_per_pixel(names: Iterable[str]) -> float:
             total += 4 * per_pixel
         elif name.startswith("relu"):
             total += per_pixel
-        if name.startswith("pool"):  # max pooling's int32 indices (average pooling keeps none)
-            total += 4 * per_pixel
+        if name.startswith("pool") and pooling != "avg":  # int32 indices per output (max) or input (blur)
+            total += 4 * per_pixel * (4 if pooling == "blur" else 1)
     return total

@@ -145,12 +145,12 @@ def _expected_window_pixels(size: tuple[int, int], grid: Grid) -> float:
 
 
 def _forward_grid(size: tuple[int, int], layers: Sequence[str], align: int, room: float,
-                  model: MemoryModel) -> tuple[Optional[Grid], float]:
+                  model: MemoryModel, pooling: str) -> tuple[Optional[Grid], float]:
     """Tiles for a forward-only pass (exact halo) within ``room`` bytes, or None and the least it needs."""
     w, h = size
     if w * h * model.forward <= room:
         return Grid(window_pixels=w * h), 0.0
-    halo = exact_halo(layers, align)
+    halo = exact_halo(layers, align, pooling)
     grid = None
     for tile in range(_align_down(max(w, h), align), MIN_TILE_SIZE - 1, -align):
         grid = _grid(size, tile, halo, align)
@@ -216,7 +216,7 @@ def _steps_bytes(size: tuple[int, int], grid: Grid, model: MemoryModel, opts: Re
     """Peak of a step's tiles: one tile's forward+backward, or every kept record and one tile's pass."""
     if not grid.keep:
         return grid.window_pixels * model.step
-    kept = kept_bytes_per_pixel(sorted(set(opts.content_layers) | set(opts.style_layers)))
+    kept = kept_bytes_per_pixel(sorted(set(opts.content_layers) | set(opts.style_layers)), opts.pooling)
     # Wherever the cuts move, each inner cut adds at most a halo on either side of it to the windows' pixels.
     windows = (size[0] + 2 * grid.halo * (grid.cols - 1)) * (size[1] + 2 * grid.halo * (grid.rows - 1))
     return windows * kept + grid.window_pixels * model.keep_pass
@@ -231,13 +231,15 @@ def _step_work(size: tuple[int, int], grid: Grid) -> float:
 def _plan_targets(size, style_sizes, opts: ResolvedOptions, align: int, room: _Room, model: MemoryModel,
                   state: float) -> tuple[Grid, list[Grid], float]:
     """Forward-only tiles (exact halo) for the content's activations and each style's Gram matrices."""
-    content_grid, need = _forward_grid(size, opts.content_layers, align, room.avail - state, model)
+    content_grid, need = _forward_grid(size, opts.content_layers, align, room.avail - state, model,
+                                       opts.pooling)
     if content_grid is None:
         raise room.refuse(size, state + need, "the content targets")
     style_grids, peak = [], content_grid.window_pixels * model.forward
     for s in style_sizes:
         style_bytes = s[0] * s[1] * PIXEL_BYTES
-        grid, need = _forward_grid(s, opts.style_layers, align, room.avail - state - style_bytes, model)
+        grid, need = _forward_grid(s, opts.style_layers, align, room.avail - state - style_bytes, model,
+                                  opts.pooling)
         if grid is None:
             raise room.refuse(size, state + style_bytes + need, "a style image's Gram matrices")
         style_grids.append(grid)

@@ -176,9 +176,9 @@ def max_piece(length: int, count: int, align: int, jitter: int) -> int:
     return min(length, -(-length // count) + 2 * jitter + 2 * align)
 
 
-def exact_halo(layers: Sequence[str], align: int) -> int:
+def exact_halo(layers: Sequence[str], align: int, pooling: str = "max") -> int:
     """The smallest aligned halo with which tiles reproduce the whole image's activations exactly."""
-    reach = max(context(n) for n in layers)
+    reach = max(context(n, pooling) for n in layers)
     return -(-reach // align) * align
 
 

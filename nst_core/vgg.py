@@ -18,6 +18,7 @@ class VGGFeatures(nn.Module):
     conv5_2…pool5. Average pooling (Gatys et al.'s suggestion) is applied per call and rescaled by a
     per-pool factor measured once on a natural-image-like input, so activations beyond a pool keep the
     magnitudes the weights were trained with (plain average pooling shrinks them layer after layer).
+    Blur pooling (:func:`blur_pool`) is also chosen per call.
     """
 
     def __init__(self, state_dict: dict[str, torch.Tensor]):
@@ -44,6 +45,8 @@ class VGGFeatures(nn.Module):
             module = self.layers[i]
             if scales is not None and isinstance(module, nn.MaxPool2d):
                 x = F.avg_pool2d(x, 2, 2) * scales[i]
+            elif pooling == "blur" and isinstance(module, nn.MaxPool2d):
+                x = blur_pool(x)
             elif isinstance(module, nn.ReLU):
                 # In place saves a full-size copy per layer, unless the conv output itself is wanted.
                 x = F.relu(x, inplace=(i - 1) not in wanted)
@@ -69,6 +72,28 @@ class VGGFeatures(nn.Module):
                         x = module(x)
             self._avg_scales = scales
         return self._avg_scales
+
+
+def blur_pool(x: torch.Tensor) -> torch.Tensor:
+    """Anti-aliased 2×2 max pooling (Zhang 2019, "Making convolutional networks shift-invariant again"):
+    the max over every 2×2 window (stride 1), low-passed by a 3×3 binomial filter taken at stride 2.
+
+    Plain max pooling samples on a fixed 2-px lattice: an optimized picture can feed the deep layers through
+    that lattice, and `full` results showed a fine dot grid at the pools' strides (README "Convergence").
+    Here every pixel reaches the pooled value through a smooth filter, so no lattice is favoured. The input
+    follows a ReLU (≥ 0): the zero row and column the stride-1 max needs never win over a real value. The
+    output keeps max pooling's size (⌊h/2⌋ × ⌊w/2⌋), so tiles and targets line up as they do with it.
+    """
+    h, w = x.shape[2] // 2, x.shape[3] // 2
+    peak = F.max_pool2d(F.pad(x, (0, 1, 0, 1)), 2, 1)
+    return F.conv2d(F.pad(peak, (1, 1, 1, 1), mode="replicate"), binomial(x), stride=2,
+                    groups=x.shape[1])[:, :, :h, :w]
+
+
+def binomial(x: torch.Tensor) -> torch.Tensor:
+    """The depthwise 3×3 binomial kernel ([1, 2, 1] ⊗ [1, 2, 1] / 16) for ``x``'s channels, device and dtype."""
+    k = torch.tensor([1.0, 2.0, 1.0], device=x.device, dtype=x.dtype)
+    return (k[:, None] * k[None, :] / 16).expand(x.shape[1], 1, 3, 3).contiguous()
 
 
 def _layers() -> nn.Sequential:

@@ -144,6 +144,15 @@ def test_adam_and_avg_pooling_also_lower_style_loss(engine, cat, starry):
     assert all(s > 1.0 for s in engine.model.avg_scales().values())
 
 
+def test_blur_pooling_lowers_style_loss_and_keeps_the_seed(engine, cat, starry):
+    first, seen = run(engine, small(cat), [small(starry)], pooling="blur", steps=12, max_size=64)
+    assert seen[-1].losses["style"] < 0.5 * seen[0].losses["style"]
+    again, _ = run(engine, small(cat), [small(starry)], pooling="blur", steps=12, max_size=64)
+    assert first.image.tobytes() == again.image.tobytes()
+    by_max, _ = run(engine, small(cat), [small(starry)], steps=12, max_size=64)
+    assert by_max.image.tobytes() != first.image.tobytes()
+
+
 def test_repeated_style_hits_the_cache(engine, cat, starry):
     cache = TargetCache()
     first, _ = run(engine, small(cat), [small(starry)], steps=1)

@@ -4,7 +4,7 @@ from dataclasses import replace
 import pytest
 
 from nst_core import CancelToken, InvalidInput, StyleOptions
-from nst_core.memory import CPU_MODEL, MIB, SAFETY
+from nst_core.memory import CPU_MODEL, MIB, SAFETY, for_pooling
 from nst_core.options import resolve
 from nst_core.plan import plan_job
 
@@ -14,7 +14,8 @@ RESIDENT = 900 * MIB  # about what the engine's process holds before a job
 
 def plan(content, budget, styles=((1024, 640),), resident=RESIDENT, **options):
     opts = resolve(StyleOptions(**options))
-    return plan_job(content, list(styles), opts, budget=int(budget), resident=resident, model=CPU_MODEL)
+    return plan_job(content, list(styles), opts, budget=int(budget), resident=resident,
+                    model=for_pooling(CPU_MODEL, opts.pooling))
 
 
 def test_full_goes_up_to_the_content_size_and_never_beyond():
@@ -44,6 +45,16 @@ def test_the_plan_respects_the_budget(budget_mb):
     assert job.scales[-1].tiled  # 12.6 MP does not fit forward+backward in one piece in 8 GB
     assert job.scales[0].grid.tiles == 1  # small scales are never tiled
     assert all(s.history <= s.steps for s in job.scales if s.optimizer == "lbfgs")
+
+
+def test_blur_pooling_is_planned_with_its_larger_passes_and_halo():
+    by_max = plan((4096, 3072), 4000 * MIB, preset="full")
+    by_blur = plan((4096, 3072), 4000 * MIB, preset="full", pooling="blur")
+    assert by_blur.peak_bytes <= 4000 * MIB * SAFETY
+    assert by_blur.scales[-1].grid.window_pixels < by_max.scales[-1].grid.window_pixels
+    tight = plan((4096, 3072), 2500 * MIB, preset="full", pooling="blur")
+    forward = tight.scales[-1].content_grid
+    assert forward.tiles > 1 and forward.halo == 64  # relu4_2's exact halo with blur pools (48 with max)
 
 
 def test_less_budget_means_smaller_tiles_and_a_bounded_optimizer():

@@ -185,3 +185,34 @@ def test_cut_generators_take_every_seed_up_to_the_int64_maximum():
     draws = {float(torch.rand(1, generator=tile_generator(seed, stage))) for seed in (0, 2**40, MAX_SEED)
              for stage in (1, 2)}
     assert len(draws) == 6  # distinct seeds and stages, distinct cuts
+
+
+def test_blur_pooled_tiles_with_their_exact_halo_give_the_whole_images_grams_loss_and_gradient(engine, cat, starry):
+    network, device = engine.network("blur"), engine.torch_device
+    kept_network = engine.network("blur", keep=True)
+
+    def on_cpu(through):
+        return lambda image, names: {n: v.cpu() for n, v in through(image.to(device), names).items()}
+
+    net, keep_net = on_cpu(network), on_cpu(kept_network)
+    layers = STYLE_LAYERS + CONTENT_LAYERS
+    halo = exact_halo(layers, ALIGN, "blur")
+    assert halo > exact_halo(layers, ALIGN)  # the stride-1 max and the filter reach further
+    with backend_flags("float32", device):
+        style = to_tensor(starry, (203, 127))
+        with torch.no_grad():
+            want = {k: gram_matrix(v) for k, v in net(style, STYLE_LAYERS).items()}
+        got = accumulate_grams(net, style, STYLE_LAYERS, grid(127, 203, 2, 2, halo=halo, align=ALIGN))
+        for layer in STYLE_LAYERS:
+            assert relative(got[layer], want[layer]) <= 1e-4, layer
+        content = to_tensor(cat, (256, 171))
+        with torch.no_grad():
+            content_targets = dict(net(content, CONTENT_LAYERS))
+        g = torch.Generator().manual_seed(0)
+        image = (content + torch.randn(content.shape, generator=g) * 20).clamp(0, 255)
+        whole = TiledObjective(net, content_targets, want, WEIGHTS)(image, grid(171, 256, 1, 1, halo=0, align=ALIGN))
+        tiles = grid(171, 256, 2, 2, halo=halo, align=ALIGN)
+        for kept in (None, keep_net):
+            terms, grad = TiledObjective(net, content_targets, want, WEIGHTS, kept)(image, tiles)
+            assert terms["total"] == pytest.approx(whole[0]["total"], rel=1e-3)
+            assert relative(grad, whole[1]) <= 1e-3
