@@ -127,7 +127,7 @@ class StyleOptions:
                                    minimum=0, exclusive_minimum=True, maximum=255.0)
     init: str = _option("content", "starting image (image: the request's init image)", "choice", choices=INITS)
     pooling: str = _option("max", "pooling in the network (blur: anti-aliased max pooling, no fine dot grid "
-                           "at 100 % in full-resolution jobs; steps up to 1.5× as long, twice the memory)", "choice",
+                           "at 100 % in full-resolution results; steps up to 1.5× as long, twice the memory)", "choice",
                            choices=POOLINGS)
     preserve_colors: str = _option("none", "keep the content's colours", "choice", choices=COLOR_MODES,
                                    labels=("No", "Luminance only", "Match colour histogram"),

@@ -76,7 +76,8 @@ def _add_option_flags(p: argparse.ArgumentParser) -> None:
         shown = "the preset's" if default is None else ",".join(default) if isinstance(default, tuple) else default
         # A help text that states its own default (style_blend: "equal") keeps it, and only it.
         text = spec.help if "(default:" in spec.help else f"{spec.help} (default: {shown})"
-        kwargs = dict(_FLAG_TYPES.get(spec.kind, {}), default=None, help=text)
+        # argparse %-formats help texts: a literal "%" in an option's help must reach it doubled.
+        kwargs = dict(_FLAG_TYPES.get(spec.kind, {}), default=None, help=text.replace("%", "%%"))
         if spec.choices:
             kwargs["choices"] = spec.choices
         p.add_argument(f"--{name.replace('_', '-')}", dest=name, **kwargs)
