@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .layers import LAYER_INDEX, LAYER_NAMES, channels, downsample
-from .vgg import binomial
+from .vgg import binomial, blur_pool_with_indices
 
 
 class _Record:
@@ -52,11 +52,9 @@ def _forward(model, x: torch.Tensor, names: Sequence[str], pooling: str) -> tupl
             x = F.avg_pool2d(x, 2, 2) * scales[i]
         elif pooling == "blur":  # nst_core.vgg.blur_pool, keeping the stride-1 max's winners
             shape = x.shape
-            peak, index = F.max_pool2d(F.pad(x, (0, 1, 0, 1)), 2, 1, return_indices=True)
+            x, index = blur_pool_with_indices(x)
             record.steps.append(("blur", index.to(torch.int32), shape))
             del index
-            x = F.conv2d(F.pad(peak, (1, 1, 1, 1), mode="replicate"), binomial(peak), stride=2,
-                         groups=shape[1])[:, :, :shape[2] // 2, :shape[3] // 2]
         else:
             shape = x.shape
             x, index = F.max_pool2d(x, 2, 2, return_indices=True)

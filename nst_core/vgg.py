@@ -84,10 +84,20 @@ def blur_pool(x: torch.Tensor) -> torch.Tensor:
     follows a ReLU (≥ 0): the zero row and column the stride-1 max needs never win over a real value. The
     output keeps max pooling's size (⌊h/2⌋ × ⌊w/2⌋), so tiles and targets line up as they do with it.
     """
+    return blur_pool_with_indices(x, False)[0]
+
+
+def blur_pool_with_indices(x: torch.Tensor, indices: bool = True):
+    """``(blur_pool(x), the stride-1 max's winners or None)``: the winners are what a backward needs."""
     h, w = x.shape[2] // 2, x.shape[3] // 2
-    peak = F.max_pool2d(F.pad(x, (0, 1, 0, 1)), 2, 1)
-    return F.conv2d(F.pad(peak, (1, 1, 1, 1), mode="replicate"), binomial(x), stride=2,
-                    groups=x.shape[1])[:, :, :h, :w]
+    padded = F.pad(x, (0, 1, 0, 1))
+    if indices:
+        peak, index = F.max_pool2d(padded, 2, 1, return_indices=True)
+    else:
+        peak, index = F.max_pool2d(padded, 2, 1), None
+    del padded
+    out = F.conv2d(F.pad(peak, (1, 1, 1, 1), mode="replicate"), binomial(x), stride=2, groups=x.shape[1])
+    return out[:, :, :h, :w], index
 
 
 def binomial(x: torch.Tensor) -> torch.Tensor:
