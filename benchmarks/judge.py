@@ -98,6 +98,10 @@ class Judge:
         scale = math.sqrt(pixels / (w * h))
         return self._grams(self._tensor(style, (max(1, round(w * scale)), max(1, round(h * scale)))))
 
+    def grams_at_own_size(self, image: Image.Image) -> dict[str, torch.Tensor]:
+        """The style layers' Gram matrices of a picture at its own pixels (a 100 % crop: benchmarks/crop_judge.py)."""
+        return self._grams(self._tensor(image, image.size))
+
     def _grams(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return {name: f @ f.T / f.shape[1] for name, f in self._features(x, STYLE_LAYERS).items()}
 

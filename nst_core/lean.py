@@ -5,7 +5,7 @@ Autograd keeps, for every convolution, its float32 input, and for every max pool
 are frozen, so a convolution's input gradient needs only its weights, and the rest of the network needs
 little more: a ReLU needs where its input was positive (one byte per element, nothing where its output is
 a requested activation, which says the same), a 2×2 max pool which of its inputs won (an int32 index per
-output), an average pool nothing, a blur pool its stride-1 max's winners (an int32 index per input). :func:`trunk` runs the network without autograd, keeps that record and
+output), an average pool nothing, a blur pool where its stride-1 max's winners sit (two bytes per input). :func:`trunk` runs the network without autograd, keeps that record and
 the requested activations (0.8 KB/pixel together for the default layers, :func:`kept_bytes_per_pixel`), and hands autograd
 one node whose backward replays the network backwards.
 
@@ -21,12 +21,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from .layers import LAYER_INDEX, LAYER_NAMES, channels, downsample
-from .vgg import binomial, blur_pool_with_indices
+from .vgg import binomial, binomial_subsample, layout_of, window_max
 
 
 class _Record:
     """What one forward kept: per module, ("conv", weight, input shape), ("relu", mask or None),
-    ("max", int32 indices, input shape), ("avg", scale, input shape) or ("blur", int32 indices, input shape)."""
+    ("max", int32 indices, input shape), ("avg", scale, input shape) or ("blur", (right_won, lower_won), input shape)."""
 
     def __init__(self):
         self.steps: list[tuple] = []
@@ -50,11 +50,11 @@ def _forward(model, x: torch.Tensor, names: Sequence[str], pooling: str) -> tupl
         elif scales is not None:
             record.steps.append(("avg", scales[i], x.shape))
             x = F.avg_pool2d(x, 2, 2) * scales[i]
-        elif pooling == "blur":  # nst_core.vgg.blur_pool, keeping the stride-1 max's winners
-            shape = x.shape
-            x, index = blur_pool_with_indices(x)
-            record.steps.append(("blur", index.to(torch.int32), shape))
-            del index
+        elif pooling == "blur":  # nst_core.vgg.blur_pool, keeping where its stride-1 max's winners sit
+            peak, winners = window_max(x, winners=True)
+            record.steps.append(("blur", winners, x.shape))
+            x = binomial_subsample(peak)
+            del peak
         else:
             shape = x.shape
             x, index = F.max_pool2d(x, 2, 2, return_indices=True)
@@ -66,10 +66,7 @@ def _forward(model, x: torch.Tensor, names: Sequence[str], pooling: str) -> tupl
     return outputs, record
 
 
-def _layout(t: torch.Tensor) -> torch.memory_format:
-    if t.is_contiguous(memory_format=torch.channels_last) and not t.is_contiguous():
-        return torch.channels_last
-    return torch.contiguous_format
+_layout = layout_of
 
 
 def _backward(record: _Record, outputs: Sequence[torch.Tensor], grads: Sequence) -> torch.Tensor:
@@ -107,8 +104,9 @@ def _backward(record: _Record, outputs: Sequence[torch.Tensor], grads: Sequence)
     return g
 
 
-def _blur_pool_backward(g: torch.Tensor, index: torch.Tensor, shape: torch.Size) -> torch.Tensor:
-    """The input gradient of :func:`nst_core.vgg.blur_pool` on an input of ``shape``, from its output's."""
+def _blur_pool_backward(g: torch.Tensor, winners, shape: torch.Size) -> torch.Tensor:
+    """The input gradient of :func:`nst_core.vgg.blur_pool` on an input of ``shape``, from its output's and
+    the winners :func:`nst_core.vgg.window_max` named (the same pixels max pooling's indices would)."""
     n, c, h, w = shape
     layout = _layout(g)
     # The strided filter's own output is ⌈h/2⌉ × ⌈w/2⌉; the rows and columns cut off get no gradient.
@@ -119,11 +117,16 @@ def _blur_pool_backward(g: torch.Tensor, index: torch.Tensor, shape: torch.Size)
                                             [0, 0], c, (True, False, False))[0]
     del full, padded
     peak = torch.empty((n, c, h, w), dtype=g.dtype, device=g.device, memory_format=layout)
-    g = torch.ops.aten.replication_pad2d_backward(g, peak, [1, 1, 1, 1])
-    source = torch.empty((n, c, h + 1, w + 1), dtype=g.dtype, device=g.device, memory_format=layout)
-    g = torch.ops.aten.max_pool2d_with_indices_backward(g, source, [2, 2], [1, 1], [0, 0], [1, 1], False,
-                                                        index.long())
-    return g[:, :, :h, :w].contiguous(memory_format=layout)
+    g = torch.ops.aten.replication_pad2d_backward(g, peak, [1, 1, 1, 1]).contiguous(memory_format=layout)
+    # Undo the column pass, then the row pass: where the later neighbour won, its share moves over to it.
+    right_won, lower_won = winners
+    moved = g[..., :-1, :] * lower_won[..., :-1, :]
+    g[..., :-1, :] -= moved
+    g[..., 1:, :] += moved
+    moved = g[..., :, :-1] * right_won[..., :, :-1]
+    g[..., :, :-1] -= moved
+    g[..., :, 1:] += moved
+    return g
 
 
 class _Trunk(torch.autograd.Function):
@@ -162,6 +165,8 @@ def kept_bytes_per_pixel(names: Iterable[str], pooling: str = "max") -> float:
             total += 4 * per_pixel
         elif name.startswith("relu"):
             total += per_pixel
-        if name.startswith("pool") and pooling != "avg":  # int32 indices per output (max) or input (blur)
-            total += 4 * per_pixel * (4 if pooling == "blur" else 1)
+        if name.startswith("pool") and pooling == "max":  # an int32 index per output
+            total += 4 * per_pixel
+        elif name.startswith("pool") and pooling == "blur":  # two one-byte winner maps per input
+            total += 2 * 4 * per_pixel
     return total

@@ -84,20 +84,51 @@ def blur_pool(x: torch.Tensor) -> torch.Tensor:
     follows a ReLU (≥ 0): the zero row and column the stride-1 max needs never win over a real value. The
     output keeps max pooling's size (⌊h/2⌋ × ⌊w/2⌋), so tiles and targets line up as they do with it.
     """
-    return blur_pool_with_indices(x, False)[0]
-
-
-def blur_pool_with_indices(x: torch.Tensor, indices: bool = True):
-    """``(blur_pool(x), the stride-1 max's winners or None)``: the winners are what a backward needs."""
-    h, w = x.shape[2] // 2, x.shape[3] // 2
-    padded = F.pad(x, (0, 1, 0, 1))
-    if indices:
-        peak, index = F.max_pool2d(padded, 2, 1, return_indices=True)
+    if torch.is_grad_enabled() and x.requires_grad:  # autograd's own max (its record; nst_core.lean keeps less)
+        peak = F.max_pool2d(F.pad(x, (0, 1, 0, 1)), 2, 1)
     else:
-        peak, index = F.max_pool2d(padded, 2, 1), None
-    del padded
-    out = F.conv2d(F.pad(peak, (1, 1, 1, 1), mode="replicate"), binomial(x), stride=2, groups=x.shape[1])
-    return out[:, :, :h, :w], index
+        peak = window_max(x)[0]
+    return binomial_subsample(peak)
+
+
+def window_max(x: torch.Tensor, winners: bool = False):
+    """``(peak, (right_won, lower_won) or None)``: the max over every 2×2 window at stride 1 (zero beyond the
+    last row and column, which a ReLU output never loses to), as two passes of pairwise maxima: along rows, then
+    along columns. ``right_won[..., y, x]``: the row pass at (y, x) took x + 1; ``lower_won[..., y, x]``: the
+    column pass took row y + 1 (both False on the last column / row). Ties go left and up, as max pooling's
+    first-in-the-window rule: the winners are the pixels ``F.max_pool2d`` would name, at one byte each per input
+    element instead of its eight-byte index, and computed without one (a backward needs only these)."""
+    left, right = x[..., :, :-1], x[..., :, 1:]
+    rows = torch.empty_like(x)
+    torch.maximum(left, right, out=rows[..., :, :-1])
+    rows[..., :, -1] = x[..., :, -1]
+    upper, lower = rows[..., :-1, :], rows[..., 1:, :]
+    peak = torch.empty_like(x)
+    torch.maximum(upper, lower, out=peak[..., :-1, :])
+    peak[..., -1, :] = rows[..., -1, :]
+    if not winners:
+        return peak, None
+    right_won = torch.empty(x.shape, dtype=torch.bool, device=x.device).contiguous(memory_format=layout_of(x))
+    torch.gt(right, left, out=right_won[..., :, :-1])
+    right_won[..., :, -1] = False
+    lower_won = torch.empty_like(right_won)
+    torch.gt(lower, upper, out=lower_won[..., :-1, :])
+    lower_won[..., -1, :] = False
+    return peak, (right_won, lower_won)
+
+
+def binomial_subsample(peak: torch.Tensor) -> torch.Tensor:
+    """The 3×3 binomial filter taken at stride 2 (edges replicated), cut to max pooling's ⌊h/2⌋ × ⌊w/2⌋."""
+    h, w = peak.shape[2] // 2, peak.shape[3] // 2
+    out = F.conv2d(F.pad(peak, (1, 1, 1, 1), mode="replicate"), binomial(peak), stride=2, groups=peak.shape[1])
+    return out[:, :, :h, :w]
+
+
+def layout_of(t: torch.Tensor) -> torch.memory_format:
+    """channels_last for a channels-last tensor (not also plain contiguous), else contiguous_format."""
+    if t.is_contiguous(memory_format=torch.channels_last) and not t.is_contiguous():
+        return torch.channels_last
+    return torch.contiguous_format
 
 
 def binomial(x: torch.Tensor) -> torch.Tensor:

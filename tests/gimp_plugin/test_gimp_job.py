@@ -31,15 +31,17 @@ def test_arguments_map_to_server_options():
     assert plugin_options(preset="fine", max_size=300, steps=50, style_strength=2.5, preserve_colors="luminance",
                           seed=7) == {
         "preset": "fine", "max_size": 300, "steps": 50, "style_strength": 2.5,
-        "preserve_colors": "luminance", "seed": 7, "output_size": "content"}
+        "pooling": "max", "preserve_colors": "luminance", "seed": 7, "output_size": "content"}
     # 0 means "the preset's": left to the server.
     assert plugin_options(preset="draft") == {
-        "preset": "draft", "style_strength": 1.0, "preserve_colors": "none", "seed": 0, "output_size": "content"}
+        "preset": "draft", "style_strength": 1.0, "pooling": "max", "preserve_colors": "none", "seed": 0,
+        "output_size": "content"}
 
 
 def test_argument_table_follows_the_engine_options():
     table = {entry["name"]: entry for entry in plugin_arguments()}
-    assert list(table) == ["preset", "max-size", "steps", "style-strength", "preserve-colors", "seed", "tile-size"]
+    assert list(table) == ["preset", "max-size", "steps", "style-strength", "pooling", "preserve-colors", "seed",
+                           "tile-size"]
     assert [c[0] for c in table["preset"]["choices"]] == list(PRESETS)
     assert [c[1] for c in table["preset"]["choices"]] == [p.label for p in PRESETS.values()]
     assert table["steps"]["max"] == MAX_STEPS and table["steps"]["unset"] == 0
@@ -53,6 +55,7 @@ def test_argument_table_follows_the_engine_options():
     (dict(style_strength=0.0), "style-strength"),
     (dict(style_strength=math.nan), "style-strength"),
     (dict(preserve_colors="sepia"), "preserve-colors"),
+    (dict(pooling="stochastic"), "pooling"),
     (dict(seed=-2), "seed"),
 ])
 def test_bad_arguments_name_the_argument(values, named):

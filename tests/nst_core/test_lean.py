@@ -55,11 +55,29 @@ def test_the_kept_bytes_are_what_the_record_holds(engine, pooling):
     x = (torch.rand(1, 3, 128, 96) * 255).to(engine.torch_device)
     outputs, record = lean._forward(model, x, LAYERS, pooling)
     held = sum(o.numel() * o.element_size() for o in outputs)
-    held += sum(s[1].numel() * s[1].element_size() for s in record.steps
-                if s[0] in ("relu", "max", "blur") and s[1] is not None)
+    kept = [t for s in record.steps if s[0] in ("relu", "max", "blur") and s[1] is not None
+            for t in (s[1] if isinstance(s[1], tuple) else (s[1],))]
+    held += sum(t.numel() * t.element_size() for t in kept)
     assert held == lean.kept_bytes_per_pixel(LAYERS, pooling) * 128 * 96
     if pooling == "blur":
         return
     autograd_saved = sum(4 * channels(n) / downsample(n) ** 2 for n in
                          ("relu1_1", "relu1_2", "relu2_1", "relu2_2", "relu3_1", "relu3_2"))
     assert lean.kept_bytes_per_pixel(LAYERS) < autograd_saved  # below even a part of autograd's record
+
+
+@pytest.mark.parametrize("pooling", ["max", "blur"])
+def test_ties_are_won_by_the_pixels_autograd_names(engine, pooling):
+    """Flat squares give equal activations side by side: the record must pick the same winners as autograd's
+    max pooling (the first in the window), or the gradient lands a pixel off."""
+    model, device = engine.model, engine.torch_device
+    g = torch.Generator().manual_seed(2)
+    x = (torch.rand(1, 3, 12, 16, generator=g) * 255).repeat_interleave(6, 2).repeat_interleave(6, 3).to(device)
+    with torch.no_grad():
+        before_pool = model(x, ["relu1_2"])["relu1_2"]
+    ties = (before_pool[..., :, 1:] == before_pool[..., :, :-1]) & (before_pool[..., :, 1:] > 0)
+    assert int(ties.sum()) > 10_000  # the case this test is about
+    weights = {"relu3_1": torch.randn(1, 256, 18, 24, generator=g).to(device)}
+    _, want = through(lambda v, n: model(v, n, pooling), x, ["relu3_1"], weights)
+    _, got = through(lambda v, n: lean.trunk(model, v, n, pooling), x, ["relu3_1"], weights)
+    assert float((got - want).norm() / want.norm()) <= 1e-5

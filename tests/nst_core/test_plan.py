@@ -21,7 +21,7 @@ def plan(content, budget, styles=((1024, 640),), resident=RESIDENT, **options):
 def test_full_goes_up_to_the_content_size_and_never_beyond():
     job = plan((2048, 1536), 64 * GIB, preset="full")
     assert [s.size for s in job.scales] == [(128, 96), (256, 192), (512, 384), (1024, 768), (2048, 1536)]
-    assert [s.steps for s in job.scales] == [80, 40, 40, 20, 10]  # the coarsest: twice
+    assert [s.steps for s in job.scales] == [70, 35, 35, 18, 10]  # the coarsest: twice; above 512 px half per doubling
     assert plan((300, 200), 64 * GIB, preset="full").scales[-1].size == (300, 200)
     # max_size above 1024 works for any preset, and is still capped by the content.
     assert plan((3000, 2000), 64 * GIB, max_size=1500).scales[-1].size == (1500, 1000)
