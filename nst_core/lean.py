@@ -5,9 +5,10 @@ Autograd keeps, for every convolution, its float32 input, and for every max pool
 are frozen, so a convolution's input gradient needs only its weights, and the rest of the network needs
 little more: a ReLU needs where its input was positive (one byte per element, nothing where its output is
 a requested activation, which says the same), a 2×2 max pool which of its inputs won (an int32 index per
-output), an average pool nothing, a blur pool where its stride-1 max's winners sit (two bytes per input). :func:`trunk` runs the network without autograd, keeps that record and
-the requested activations (0.8 KB/pixel together for the default layers, :func:`kept_bytes_per_pixel`), and hands autograd
-one node whose backward replays the network backwards.
+output), an average pool nothing, a blur pool where its stride-1 max's winners sit (two bytes per input).
+:func:`trunk` runs the network without autograd, keeps that record and the requested activations (0.8 KB/pixel
+together for the default layers, :func:`kept_bytes_per_pixel`), and hands autograd one node whose backward
+replays the network backwards.
 
 Tiled steps (nst_core.tiling) use it to keep every tile's record between the pass that gathers the global
 Gram matrices and the backward pass, instead of running every tile forward twice.
@@ -26,7 +27,8 @@ from .vgg import binomial, binomial_subsample, layout_of, window_max
 
 class _Record:
     """What one forward kept: per module, ("conv", weight, input shape), ("relu", mask or None),
-    ("max", int32 indices, input shape), ("avg", scale, input shape) or ("blur", (right_won, lower_won), input shape)."""
+    ("max", int32 indices, input shape), ("avg", scale, input shape) or
+    ("blur", (right_won, lower_won), input shape)."""
 
     def __init__(self):
         self.steps: list[tuple] = []
@@ -66,9 +68,6 @@ def _forward(model, x: torch.Tensor, names: Sequence[str], pooling: str) -> tupl
     return outputs, record
 
 
-_layout = layout_of
-
-
 def _backward(record: _Record, outputs: Sequence[torch.Tensor], grads: Sequence) -> torch.Tensor:
     g = None
     for i in range(len(record.steps) - 1, -1, -1):
@@ -80,20 +79,20 @@ def _backward(record: _Record, outputs: Sequence[torch.Tensor], grads: Sequence)
         kind, data, *shape = record.steps[i]
         if kind == "conv":
             # The input is only read for its shape and layout (on the CPU its untouched pages cost nothing).
-            like = torch.empty(shape[0], dtype=g.dtype, device=g.device, memory_format=_layout(g))
+            like = torch.empty(shape[0], dtype=g.dtype, device=g.device, memory_format=layout_of(g))
             g = torch.ops.aten.convolution_backward(g, like, data, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1,
                                                     (True, False, False))[0]
         elif kind == "relu":
             g.masked_fill_(outputs[k] <= 0 if data is None else data, 0.0)
         elif kind == "max":
-            like = torch.empty(shape[0], dtype=g.dtype, device=g.device, memory_format=_layout(g))
+            like = torch.empty(shape[0], dtype=g.dtype, device=g.device, memory_format=layout_of(g))
             g = torch.ops.aten.max_pool2d_with_indices_backward(g, like, [2, 2], [2, 2], [0, 0], [1, 1], False,
                                                                 data.long())
         elif kind == "blur":
             g = _blur_pool_backward(g, data, shape[0])
         else:  # average pooling, rescaled: each input gets a quarter of its cell's gradient, times the scale
             (shape,) = shape
-            grad_in = torch.empty(shape, dtype=g.dtype, device=g.device, memory_format=_layout(g))
+            grad_in = torch.empty(shape, dtype=g.dtype, device=g.device, memory_format=layout_of(g))
             if (shape[2] | shape[3]) & 1:  # an odd last row or column: no output saw it
                 grad_in.zero_()
             h, w = g.shape[2] * 2, g.shape[3] * 2
@@ -108,7 +107,7 @@ def _blur_pool_backward(g: torch.Tensor, winners, shape: torch.Size) -> torch.Te
     """The input gradient of :func:`nst_core.vgg.blur_pool` on an input of ``shape``, from its output's and
     the winners :func:`nst_core.vgg.window_max` named (the same pixels max pooling's indices would)."""
     n, c, h, w = shape
-    layout = _layout(g)
+    layout = layout_of(g)
     # The strided filter's own output is ⌈h/2⌉ × ⌈w/2⌉; the rows and columns cut off get no gradient.
     full = g.new_zeros((n, c, (h + 1) // 2, (w + 1) // 2)).contiguous(memory_format=layout)
     full[:, :, :g.shape[2], :g.shape[3]] = g

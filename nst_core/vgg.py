@@ -108,7 +108,7 @@ def window_max(x: torch.Tensor, winners: bool = False):
     peak[..., -1, :] = rows[..., -1, :]
     if not winners:
         return peak, None
-    right_won = torch.empty(x.shape, dtype=torch.bool, device=x.device).contiguous(memory_format=layout_of(x))
+    right_won = torch.empty(x.shape, dtype=torch.bool, device=x.device, memory_format=layout_of(x))
     torch.gt(right, left, out=right_won[..., :, :-1])
     right_won[..., :, -1] = False
     lower_won = torch.empty_like(right_won)
