@@ -23,7 +23,7 @@ INITS = ("content", "noise", "image")
 POOLINGS = ("max", "avg", "blur")
 COLOR_MODES = ("none", "luminance", "histogram")
 OUTPUT_SIZES = ("content", "working")
-#: "auto" is float32 on the CPU and MPS and ``nst_core.precision.CUDA_DEFAULT`` on CUDA; tf32, bf16 need CUDA.
+#: What "auto" means is decided per machine by ``nst_core.precision`` (bf16 units on the CPU, CUDA); tf32 needs CUDA.
 PRECISIONS = ("auto", "float32", "tf32", "bf16")
 MIN_TILE_SIZE = 16  # one position of relu5_1
 
@@ -149,8 +149,16 @@ class StyleOptions:
     tile_size: int = _option(0, "inner tile side for scales optimized tile by tile, pixels (0: planned from the "
                              "memory budget)", "int", **_count(MAX_SIDE),
                              gimp={"label": "Tile si_ze", "min": MIN_TILE_SIZE, "unset": 0})
-    precision: str = _option("auto", "arithmetic of the convolutions; tf32 and bf16 need CUDA (Gram matrices "
-                             "and losses stay float32)", "choice", choices=PRECISIONS)
+    precision: str = _option("auto", "arithmetic of the convolutions: auto picks bf16 on a CPU with bf16 units "
+                             "(AMX-BF16, AVX512-BF16), tf32 on CUDA, float32 elsewhere; bf16 also runs on "
+                             "other CPUs, correct but slower; tf32 needs CUDA (Gram matrices and losses stay "
+                             "float32)", "choice", choices=PRECISIONS,
+                             labels=("Auto", "Float32 (exact)", "TF32 (NVIDIA GPUs)", "BFloat16 (fast)"),
+                             hints=("bf16 where the processor has bf16 units, TF32 on NVIDIA GPUs, else float32",
+                                    "true float32 arithmetic: slowest, the reference",
+                                    "NVIDIA tensor cores: 10-bit mantissa products, float32 sums",
+                                    "half-size activations: fast on CPUs with AMX-BF16 or AVX512-BF16 and on GPUs"),
+                             gimp={"label": "Prec_ision"})
 
 
 def option_specs() -> dict[str, OptionSpec]:
