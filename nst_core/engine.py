@@ -30,6 +30,7 @@ from .weights import load_weights
 
 log = logging.getLogger("nst.engine")
 PREVIEW_PIXELS = 2 ** 20  # previews of larger scales are reduced to about this many pixels
+FIRST_STEP = 0.5  # grey levels, mean per value: L-BFGS's first step under bf16 (see _Scale._optimize)
 
 
 @dataclass
@@ -85,30 +86,46 @@ class Engine:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.preprocessing = Preprocessing(self.weights_info.preprocessing).to(self.torch_device)
         self._memory_models: dict[str, MemoryModel] = {}
+        self._twins: dict[torch.dtype, VGGFeatures] = {}
         self._lock = threading.Lock()
         del state  # the model holds the weights now (channels-last copies on the CPU)
         memory.release_free_heap()  # what loading freed in the heap goes back now, not after the first job
 
     # -- network access --------------------------------------------------------------------------
     def network(self, pooling: str = "max", precision: str = "float32", keep: bool = False) -> tiling.Net:
-        """``net(rgb255, layer_names) -> activations`` (float32), converted to the network's input space.
-        ``keep``: with a compact backward record instead of autograd's (nst_core.lean; not under bf16)."""
+        """``net(rgb255, layer_names) -> activations``, converted to the network's input space; float32, or
+        with ``keep`` (a compact backward record instead of autograd's, nst_core.lean) in the network's own
+        dtype. ``precision`` as :func:`nst_core.precision.effective` gives it."""
         if pooling == "avg":
-            self.model.avg_scales()  # measured once, in float32, outside any autocast
-        if keep and precision == "bf16":
-            raise ValueError("the compact backward record is float32/tf32 only")
+            self.model.avg_scales()  # measured once, in float32
+        model = self.model_in(precision)
 
         def net(rgb255: torch.Tensor, names) -> dict[str, torch.Tensor]:
             x = self.preprocessing.to_network(rgb255)
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            if keep:
-                return lean.trunk(self.model, x, names, pooling)
-            with precision_mod.autocast(precision, self.torch_device):
-                out = self.model(x, names, pooling)
-            return {name: value.float() for name, value in out.items()}
+            if keep:  # the Gram matrices and losses read bf16 activations in float32 themselves
+                return lean.trunk(model, x, names, pooling)
+            return {name: value.float() for name, value in model(x, names, pooling).items()}
 
         return net
+
+    def model_in(self, precision: str) -> VGGFeatures:
+        """The resident network for a precision: the float32 model, or its twin whose convolutions after the
+        first hold bf16 weights, cast once per engine rather than at every forward as autocast would."""
+        dtype = precision_mod.dtype(precision)
+        if dtype not in self._twins:
+            self._twins[dtype] = self.model.in_dtype(dtype)
+        return self._twins[dtype]
+
+    @property
+    def auto_precision(self) -> str:
+        """What ``precision="auto"`` means on this engine's device (nst_core.precision)."""
+        return precision_mod.auto(self.torch_device)
+
+    @property
+    def auto_precision_reason(self) -> str:
+        return precision_mod.auto_reason(self.torch_device)
 
     def features(self, rgb255: torch.Tensor, names, pooling: str = "max") -> dict[str, torch.Tensor]:
         """Activations of an RGB 0..255 NCHW image in true float32 (no TF32, which CUDA allows by default)."""
@@ -131,7 +148,9 @@ class Engine:
 
             optimizer.step(closure)
             del x, optimizer
-            self.memory_model(precision_mod.effective("auto", self.torch_device))  # measured once on CUDA
+            auto = precision_mod.effective("auto", self.torch_device)  # probes the CPU's bf16 units once
+            self.model_in(auto)  # a bf16 twin's weights are resident before any job is planned
+            self.memory_model(auto)  # measured once on CUDA
             memory.release_free_heap()
 
     # -- memory --------------------------------------------------------------------------------------
@@ -146,11 +165,11 @@ class Engine:
         return memory.budget_bytes(self.torch_device, self.memory_budget_mb)
 
     def memory_model(self, precision: str = "float32") -> MemoryModel:
-        """Bytes per pixel of a tile's step and forward pass (measured once per precision on CUDA)."""
+        """Bytes per pixel of a tile's step and forward pass (measured once per precision on CUDA; on the CPU
+        the figures nst_core.memory holds per precision)."""
         if precision not in self._memory_models:
-            model = memory.measure(*self._probes(precision)[:2], self.torch_device)
-            # Kept tiles (nst_core.lean) replay the network in float32: not for bf16 jobs.
-            self._memory_models[precision] = replace(model, keep_pass=0.0) if precision == "bf16" else model
+            self._memory_models[precision] = memory.measure(*self._probes(precision)[:2], self.torch_device,
+                                                            precision)
         return self._memory_models[precision]
 
     def _probes(self, precision: str):
@@ -314,7 +333,7 @@ class _Job:
         self.device = engine.torch_device
         self.precision = precision_mod.effective(opts.precision, self.device)
         self.net = engine.network(opts.pooling, self.precision)
-        kept = any(s.grid.keep for s in plan.scales)  # the memory model never offers it under bf16
+        kept = any(s.grid.keep for s in plan.scales)
         self.keep_net = engine.network(opts.pooling, self.precision, keep=True) if kept else None
         self.start = time.perf_counter()
         self.eta = EtaTracker(plan.total_work)
@@ -560,6 +579,12 @@ class _Scale:
             # max_iter=1: exactly one function evaluation per step(), so progress and cancel are per step.
             optimizer = torch.optim.LBFGS([image], lr=1.0, max_iter=1, history_size=plan.history,
                                           tolerance_grad=-1.0, tolerance_change=-1.0)
+            if job.precision == "bf16":
+                # torch's first step is lr·g/‖g‖₁ (with ‖g‖₁ > 1): with lr 1, 10⁻⁴ grey levels, which bf16
+                # activations do not resolve, so the first curvature pair read noise as flat curvature and
+                # its next step went 10⁶× too far (inf by step 5). A first step of FIRST_STEP grey levels on
+                # average (at most that when ‖g‖₁ ≤ 1) is seen; from the second step on lr is 1 again.
+                optimizer.param_groups[0]["lr"] = FIRST_STEP * image.numel()
         else:
             optimizer = torch.optim.Adam([image], lr=plan.learning_rate)
         step = 0
@@ -588,6 +613,7 @@ class _Scale:
         for step in range(1, plan.steps + 1):
             job.check_cancel()
             optimizer.step(closure)
+            optimizer.param_groups[0]["lr"] = plan.learning_rate if plan.optimizer == "adam" else 1.0
             _check_finite(job.losses, image, plan.size, step)
             job.overall_step += 1
             job.eta.step_done(later + (plan.steps - step) * plan.step_work)  # planned, not the moved cuts

@@ -26,7 +26,7 @@ from .vgg import binomial, binomial_subsample, layout_of, window_max
 
 
 class _Record:
-    """What one forward kept: per module, ("conv", weight, input shape), ("relu", mask or None),
+    """What one forward kept: per module, ("conv", weight, input shape, input dtype), ("relu", mask or None),
     ("max", int32 indices, input shape), ("avg", scale, input shape) or
     ("blur", (right_won, lower_won), input shape)."""
 
@@ -43,8 +43,9 @@ def _forward(model, x: torch.Tensor, names: Sequence[str], pooling: str) -> tupl
     for i in range(max(record.wanted) + 1):
         module = model.layers[i]
         if isinstance(module, nn.Conv2d):
-            record.steps.append(("conv", module.weight, x.shape))
-            x = module(x)
+            # A bf16 twin's convolutions after the first (nst_core.vgg.in_dtype): the backward casts back.
+            record.steps.append(("conv", module.weight, x.shape, x.dtype))
+            x = module(x.to(module.weight.dtype))
         elif isinstance(module, nn.ReLU):
             x = F.relu(x, inplace=(i - 1) not in record.wanted)
             # A requested ReLU output is kept anyway, and its positive entries are the mask.
@@ -79,9 +80,10 @@ def _backward(record: _Record, outputs: Sequence[torch.Tensor], grads: Sequence)
         kind, data, *shape = record.steps[i]
         if kind == "conv":
             # The input is only read for its shape and layout (on the CPU its untouched pages cost nothing).
+            g = g.to(data.dtype)
             like = torch.empty(shape[0], dtype=g.dtype, device=g.device, memory_format=layout_of(g))
             g = torch.ops.aten.convolution_backward(g, like, data, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1,
-                                                    (True, False, False))[0]
+                                                    (True, False, False))[0].to(shape[1])
         elif kind == "relu":
             g.masked_fill_(outputs[k] <= 0 if data is None else data, 0.0)
         elif kind == "max":
@@ -152,8 +154,9 @@ def trunk(model, x: torch.Tensor, names: Iterable[str], pooling: str = "max") ->
     return dict(zip(names, outputs))
 
 
-def kept_bytes_per_pixel(names: Iterable[str], pooling: str = "max") -> float:
-    """Bytes per input pixel that :func:`trunk` keeps until the backward: masks, pool indices, activations."""
+def kept_bytes_per_pixel(names: Iterable[str], pooling: str = "max", activation_bytes: int = 4) -> float:
+    """Bytes per input pixel that :func:`trunk` keeps until the backward: masks, pool indices, activations.
+    ``activation_bytes``: 2 for a bf16 twin (nst_core.vgg.in_dtype), whose first convolution stays float32."""
     names = set(names)
     wanted = {LAYER_INDEX[n] for n in names}
     total = 0.0
@@ -161,7 +164,7 @@ def kept_bytes_per_pixel(names: Iterable[str], pooling: str = "max") -> float:
         name = LAYER_NAMES[i]
         per_pixel = channels(name) / downsample(name) ** 2
         if i in wanted:
-            total += 4 * per_pixel
+            total += (4 if i <= LAYER_INDEX["relu1_1"] else activation_bytes) * per_pixel
         elif name.startswith("relu"):
             total += per_pixel
         if name.startswith("pool") and pooling == "max":  # an int32 index per output

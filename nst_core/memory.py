@@ -36,12 +36,15 @@ class MemoryModel:
     step: float  # one tile's forward+backward of the objective, per window pixel (activations, gradients)
     forward: float  # one tile's forward without gradients, per window pixel (targets, Gram pass)
     # A kept tile's forward or backward (nst_core.lean), per window pixel, beyond the records kept:
-    # 0 = this precision cannot keep records (bf16).
+    # 0 = no kept records.
     keep_pass: float = 0.0
+    activation_bytes: int = 4  # per element of a kept activation (2 for bf16, nst_core.lean)
 
 
 #: Measured on the CPU (x86-64, oneDNN, channels-last), float32, rounded up: see the module docstring.
 CPU_MODEL = MemoryModel(step=2500.0, forward=800.0, keep_pass=1200.0)
+#: The same with precision bf16 (the first convolution and relu1_1 stay float32).
+CPU_BF16_MODEL = MemoryModel(step=2500.0, forward=800.0, keep_pass=1200.0, activation_bytes=2)
 #: Blur pooling (nst_core.vgg.blur_pool) holds each pool's stride-1 max at its input's size: measured on the
 #: CPU at 384², a step took 1.94× and a forward 2.15× what the same pass with max pooling took (rounded up).
 BLUR_FACTORS = MemoryModel(step=2.0, forward=2.2, keep_pass=2.0)
@@ -52,15 +55,15 @@ def for_pooling(model: MemoryModel, pooling: str) -> MemoryModel:
     if pooling != "blur":
         return model
     return MemoryModel(step=model.step * BLUR_FACTORS.step, forward=model.forward * BLUR_FACTORS.forward,
-                       keep_pass=model.keep_pass * BLUR_FACTORS.keep_pass)
+                       keep_pass=model.keep_pass * BLUR_FACTORS.keep_pass, activation_bytes=model.activation_bytes)
 
 
 def measure(run_step: Callable[[int], None], run_forward: Callable[[int], None], device: torch.device,
-            size: int = 256) -> MemoryModel:
+            precision: str = "float32", size: int = 256) -> MemoryModel:
     """Measure the model on CUDA: peak allocation of ``run_step(size)`` (one forward+backward of the
     objective on a size² image) and of ``run_forward(size)``; elsewhere the measured CPU figures."""
     if device.type != "cuda":
-        return CPU_MODEL
+        return CPU_BF16_MODEL if precision == "bf16" else CPU_MODEL
     peaks = []
     for run in (run_step, run_forward):
         torch.cuda.synchronize(device)
@@ -70,7 +73,8 @@ def measure(run_step: Callable[[int], None], run_forward: Callable[[int], None],
         torch.cuda.synchronize(device)
         peaks.append((torch.cuda.max_memory_allocated(device) - base) / size ** 2 * MEASURED_MARGIN)
     # A kept tile's pass holds less than an autograd step; the step's figure bounds it without a third probe.
-    return MemoryModel(step=peaks[0], forward=peaks[1], keep_pass=peaks[0])
+    return MemoryModel(step=peaks[0], forward=peaks[1], keep_pass=peaks[0],
+                       activation_bytes=2 if precision == "bf16" else 4)
 
 
 def _meminfo() -> dict[str, int]:

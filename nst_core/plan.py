@@ -216,7 +216,8 @@ def _steps_bytes(size: tuple[int, int], grid: Grid, model: MemoryModel, opts: Re
     """Peak of a step's tiles: one tile's forward+backward, or every kept record and one tile's pass."""
     if not grid.keep:
         return grid.window_pixels * model.step
-    kept = kept_bytes_per_pixel(sorted(set(opts.content_layers) | set(opts.style_layers)), opts.pooling)
+    kept = kept_bytes_per_pixel(sorted(set(opts.content_layers) | set(opts.style_layers)), opts.pooling,
+                                model.activation_bytes)
     # Wherever the cuts move, each inner cut adds at most a halo on either side of it to the windows' pixels.
     windows = (size[0] + 2 * grid.halo * (grid.cols - 1)) * (size[1] + 2 * grid.halo * (grid.rows - 1))
     return windows * kept + grid.window_pixels * model.keep_pass

@@ -1,6 +1,7 @@
 """Frozen VGG19 feature extractor addressed by paper layer names."""
 from __future__ import annotations
 
+import copy
 from typing import Iterable, Optional
 
 import torch
@@ -35,6 +36,20 @@ class VGGFeatures(nn.Module):
             raise WeightsUnavailable(f"the weights do not fit VGG19's layers: {exc}") from exc
         self.layers = features.requires_grad_(False).eval()
         self._avg_scales: Optional[dict[int, float]] = None
+        self._avg_source: Optional["VGGFeatures"] = None  # a twin's float32 original (avg_scales)
+
+    def in_dtype(self, dtype: torch.dtype) -> "VGGFeatures":
+        """This network with every convolution after the first in ``dtype``, its weights cast now, once (the
+        caller keeps the twin; the pools and ReLUs are shared). The first convolution stays float32: it sees
+        the image, which bf16 would round to 0.5–1 grey level (nst_core.precision)."""
+        if dtype == torch.float32:
+            return self
+        twin = copy.copy(self)  # a shallow copy shares the module dicts: give it its own below
+        twin._modules = dict(self._modules)
+        twin.layers = nn.Sequential(*[copy.deepcopy(m).to(dtype) if isinstance(m, nn.Conv2d) and i > 0 else m
+                                      for i, m in enumerate(self.layers)])
+        twin._avg_source = self
+        return twin
 
     def forward(self, x: torch.Tensor, names: Iterable[str], pooling: str = "max") -> dict[str, torch.Tensor]:
         wanted = {LAYER_INDEX[n]: n for n in names}
@@ -51,13 +66,17 @@ class VGGFeatures(nn.Module):
                 # In place saves a full-size copy per layer, unless the conv output itself is wanted.
                 x = F.relu(x, inplace=(i - 1) not in wanted)
             else:
+                if isinstance(module, nn.Conv2d) and x.dtype != module.weight.dtype:  # a bf16 twin's (in_dtype)
+                    x = x.to(module.weight.dtype)
                 x = module(x)
             if i in wanted:
                 out[wanted[i]] = x
         return out
 
     def avg_scales(self) -> dict[int, float]:
-        """Per-pool factors mean(maxpool(a)) / mean(avgpool(a)), measured on 1/f noise once."""
+        """Per-pool factors mean(maxpool(a)) / mean(avgpool(a)), measured on 1/f noise once (in float32)."""
+        if self._avg_source is not None:
+            return self._avg_source.avg_scales()
         if self._avg_scales is None:
             scales: dict[int, float] = {}
             param = next(self.parameters())

@@ -271,6 +271,7 @@ def serve(args) -> int:
     print(f"listening on {handle.address}", file=sys.stderr, flush=True)
     logging.getLogger("nst.server").info("name %s, device %s, queue %d, auth %s", handle.name, engine.device,
                                          args.queue_size, "on" if token else "off")
+    logging.getLogger("nst.server").info("precision %s", engine.auto_precision_reason)
     while not stop.wait(0.5):
         pass
     logging.getLogger("nst.server").info("shutting down (grace %.1f s)", args.grace)

@@ -141,7 +141,8 @@ class StyleServicer(style_pb2_grpc.StyleServiceServicer):
         loaded = {}
         if engine is not None:
             loaded = dict(device=engine.device, weights_source=engine.weights_info.source,
-                          weights_sha256=engine.weights_info.sha256, preprocessing=engine.weights_info.preprocessing)
+                          weights_sha256=engine.weights_info.sha256, preprocessing=engine.weights_info.preprocessing,
+                          auto_precision=engine.auto_precision, auto_precision_reason=engine.auto_precision_reason)
         return style_pb2.DescribeResponse(
             version=__version__,
             **loaded,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples"
+SHARED_IMAGES = REPO.parent / "shared" / "images"  # beside the checkout here and in CI; users have none
 
 #: Tiny, single-scale jobs keep every test fast on a 2-core CPU.
 SMALL = {"max_size": 32, "steps": 2, "multiscale": False}

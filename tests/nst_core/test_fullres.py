@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 import nst_core.engine as engine_module
-from nst_core import Cancelled, CancelToken, InvalidInput, StyleOptions
+from nst_core import Cancelled, CancelToken, StyleOptions
 from nst_core.precision import backend_flags
 from nst_core.tiling import grid, tile_generator
 
@@ -55,9 +55,9 @@ def test_a_tiled_job_has_the_exact_size_and_no_seams(tiled_run):
 
 @pytest.mark.parametrize("kept", [True, False], ids=["kept", "recomputed"])
 def test_a_tiled_job_follows_the_untiled_one(engine, cat, starry, monkeypatch, kept):
-    if not kept:  # the engine's memory model as for a bf16 job, which cannot keep records: tiles run twice
-        model = engine.memory_model("float32")
-        monkeypatch.setitem(engine._memory_models, "float32", replace(model, keep_pass=0.0))
+    if not kept:  # the engine's memory model as if no record fitted: tiles run forward twice
+        auto = engine.auto_precision
+        monkeypatch.setitem(engine._memory_models, auto, replace(engine.memory_model(auto), keep_pass=0.0))
 
     # Adam, because L-BFGS's curvature estimate amplifies any difference (also float reordering) step by step.
     def run(tile_size):
@@ -105,20 +105,6 @@ def test_large_scales_get_reduced_previews(engine, cat, starry, monkeypatch):
                    StyleOptions(max_size=120, steps=1, multiscale=False), progress=seen.append)
     preview = seen[-1].preview()
     assert preview.width * preview.height <= 2000 and abs(preview.width / preview.height - 1.5) < 0.1
-
-
-def test_precision_on_the_cpu(engine, cat, starry):
-    if engine.torch_device.type != "cpu":
-        pytest.skip("tf32 and bf16 are refused only where there is no CUDA")
-    for choice in ("tf32", "bf16"):
-        with pytest.raises(InvalidInput) as caught:
-            engine.stylize(cat, [starry], StyleOptions(precision=choice))
-        assert caught.value.field == "precision" and "CUDA" in caught.value.message
-    with pytest.raises(InvalidInput, match="precision"):
-        engine.stylize(cat, [starry], StyleOptions(precision="fp8"))
-    result = engine.stylize(photo(cat, (48, 32)), [photo(starry, (48, 30))],
-                            StyleOptions(max_size=48, steps=1, multiscale=False, precision="float32"))
-    assert result.image.size == (48, 32)
 
 
 def test_float32_turns_off_tf32_for_the_job_and_restores_it():

@@ -147,7 +147,7 @@ def test_tiles_keep_their_records_when_all_of_them_fit():
     assert roomy.step_work < tight.step_work  # fewer passes, and larger tiles
     for scale, budget_mb in ((roomy, 9000), (tight, 3000)):
         assert RESIDENT + scale.peak_bytes <= budget_mb * MIB * SAFETY
-    no_keep = last(9000, replace(CPU_MODEL, keep_pass=0.0))  # bf16 jobs
+    no_keep = last(9000, replace(CPU_MODEL, keep_pass=0.0))  # a device model without kept records
     assert not no_keep.grid.keep and no_keep.tiled
     assert "kept" in plan_job((2048, 1536), [(1024, 640)], resolve(StyleOptions(max_size=2048, multiscale=False)),
                               budget=9000 * MIB, resident=RESIDENT, model=CPU_MODEL).describe()

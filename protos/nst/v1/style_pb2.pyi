@@ -376,7 +376,7 @@ class Preset(_message.Message):
     def __init__(self, name: _Optional[str] = ..., max_size: _Optional[int] = ..., steps: _Optional[int] = ..., coarse_steps: _Optional[int] = ..., content_weight: _Optional[float] = ..., style_weight: _Optional[float] = ..., tv_weight: _Optional[float] = ..., label: _Optional[str] = ..., help: _Optional[str] = ...) -> None: ...
 
 class DescribeResponse(_message.Message):
-    __slots__ = ("version", "device", "weights_source", "weights_sha256", "preprocessing", "limits", "presets", "default_preset", "layer_names", "default_content_layers", "default_style_layers", "auth_required", "options", "server_name")
+    __slots__ = ("version", "device", "weights_source", "weights_sha256", "preprocessing", "limits", "presets", "default_preset", "layer_names", "default_content_layers", "default_style_layers", "auth_required", "options", "server_name", "auto_precision", "auto_precision_reason")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     WEIGHTS_SOURCE_FIELD_NUMBER: _ClassVar[int]
@@ -391,6 +391,8 @@ class DescribeResponse(_message.Message):
     AUTH_REQUIRED_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     SERVER_NAME_FIELD_NUMBER: _ClassVar[int]
+    AUTO_PRECISION_FIELD_NUMBER: _ClassVar[int]
+    AUTO_PRECISION_REASON_FIELD_NUMBER: _ClassVar[int]
     version: str
     device: str
     weights_source: str
@@ -405,4 +407,6 @@ class DescribeResponse(_message.Message):
     auth_required: bool
     options: _containers.RepeatedCompositeFieldContainer[OptionInfo]
     server_name: str
-    def __init__(self, version: _Optional[str] = ..., device: _Optional[str] = ..., weights_source: _Optional[str] = ..., weights_sha256: _Optional[str] = ..., preprocessing: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., presets: _Optional[_Iterable[_Union[Preset, _Mapping]]] = ..., default_preset: _Optional[str] = ..., layer_names: _Optional[_Iterable[str]] = ..., default_content_layers: _Optional[_Iterable[str]] = ..., default_style_layers: _Optional[_Iterable[str]] = ..., auth_required: _Optional[bool] = ..., options: _Optional[_Iterable[_Union[OptionInfo, _Mapping]]] = ..., server_name: _Optional[str] = ...) -> None: ...
+    auto_precision: str
+    auto_precision_reason: str
+    def __init__(self, version: _Optional[str] = ..., device: _Optional[str] = ..., weights_source: _Optional[str] = ..., weights_sha256: _Optional[str] = ..., preprocessing: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., presets: _Optional[_Iterable[_Union[Preset, _Mapping]]] = ..., default_preset: _Optional[str] = ..., layer_names: _Optional[_Iterable[str]] = ..., default_content_layers: _Optional[_Iterable[str]] = ..., default_style_layers: _Optional[_Iterable[str]] = ..., auth_required: _Optional[bool] = ..., options: _Optional[_Iterable[_Union[OptionInfo, _Mapping]]] = ..., server_name: _Optional[str] = ..., auto_precision: _Optional[str] = ..., auto_precision_reason: _Optional[str] = ...) -> None: ...
