@@ -37,7 +37,7 @@ from .admission import Admission
 from .config import (BUSY_METADATA_KEY, DEFAULT_CACHE_MB, DEFAULT_MAX_PIXELS, DEFAULT_QUEUE_MB, DEFAULT_QUEUE_SIZE,
                      IDLE_HEALTH_NAME, JOB_ELSEWHERE_METADATA_KEY, JOB_SERVER_SEPARATOR, MAX_SETTING_MB,
                      ONLY_IF_IDLE_METADATA_KEY, RESULT_CHUNK_BYTES, TOKEN_METADATA_KEY, check_address,
-                     check_server_name)
+                     check_server_name, server_name_from)
 from .jobs import JobEnd, JobError, JobManager, ResultPayload, busy_error
 from .limits import MIB, RECEIVE_SECONDS, STALL_SECONDS, ServerLimits
 from .watchdog import Watchdog
@@ -458,8 +458,8 @@ def start_server(engine: Optional[StyleEngine] = None, *, load: Optional[Callabl
 def _default_name(bound: str) -> str:
     """``host:port`` with this machine's name: unique in a fleet of hosts and of ports on one host."""
     where = bound.rsplit(":", 1)[1] if not bound.startswith("unix:") else bound
-    host = "".join(c for c in socket.gethostname() if "!" <= c <= "~" and c != "@") or "localhost"
-    return f"{host}:{where}".replace(" ", "")[:128]
+    # The --name rule holds for it too: an '@' from a socket path would split its own job ids wrongly.
+    return check_server_name(server_name_from(f"{server_name_from(socket.gethostname()) or 'localhost'}:{where}"))
 
 
 def _product_engine(weights: str, device: Optional[str], preprocessing: Optional[str],
