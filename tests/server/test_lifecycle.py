@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import resource
 import signal
@@ -173,6 +174,23 @@ def test_server_process_asked_to_stop_while_loading_exits_0(signum):
             code = process.wait(60)
             lines.append(process.stderr.read())
             assert code == 0, f"exit {code} after {delay} s:\n" + "".join(lines)
+
+
+def test_server_process_signalled_again_and_again_while_stopping_exits_0():
+    # An impatient supervisor: SIGTERM while loading, then SIGTERM and SIGINT every few ms until it is gone.
+    with spawned_server("--address", "127.0.0.1:0") as process:
+        lines = []
+        for line in process.stderr:
+            lines.append(line)
+            if "loading" in line:
+                break
+        threading.Thread(target=lambda: lines.append(process.stderr.read()), daemon=True).start()
+        signals = itertools.cycle([signal.SIGTERM, signal.SIGTERM, signal.SIGINT])
+        while process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(next(signals))
+            time.sleep(0.005)
+        assert process.wait(60) == 0, f"exit {process.returncode}:\n" + "".join(lines)
 
 
 def test_server_process_refuses_a_taken_address(server):
