@@ -34,6 +34,7 @@ from protos.nst.v1 import style_pb2, style_pb2_grpc
 
 from . import __version__, job_input
 from .admission import Admission
+from .health_service import HealthServicer
 from .config import (BUSY_METADATA_KEY, DEFAULT_CACHE_MB, DEFAULT_MAX_PIXELS, DEFAULT_QUEUE_MB, DEFAULT_QUEUE_SIZE,
                      IDLE_HEALTH_NAME, JOB_ELSEWHERE_METADATA_KEY, JOB_SERVER_SEPARATOR, MAX_SETTING_MB,
                      ONLY_IF_IDLE_METADATA_KEY, RESULT_CHUNK_BYTES, TOKEN_METADATA_KEY, check_address,
@@ -378,7 +379,7 @@ def _bind(server: grpc.Server, address: str) -> str:
     return f"{host}:{port}"
 
 
-def _grpc_server(state: _ServerState, admission: Admission) -> tuple[grpc.Server, health.HealthServicer]:
+def _grpc_server(state: _ServerState, admission: Admission) -> tuple[grpc.Server, HealthServicer]:
     """The style service, health (NOT_SERVING until the model is loaded) and reflection on one server."""
     limits = state.limits
     server = grpc.server(
@@ -393,10 +394,8 @@ def _grpc_server(state: _ServerState, admission: Admission) -> tuple[grpc.Server
                  ("grpc.max_send_message_length", limits.max_request_bytes)] + _KEEPALIVE_OPTIONS,
     )
     style_pb2_grpc.add_StyleServiceServicer_to_server(StyleServicer(state), server)
-    health_servicer = health.HealthServicer()
+    health_servicer = HealthServicer(("", SERVICE_NAME, IDLE_HEALTH_NAME))  # NOT_SERVING until loaded
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in ("", SERVICE_NAME, IDLE_HEALTH_NAME):
-        health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     return server, health_servicer
 

@@ -410,6 +410,72 @@ def test_the_most_entries_a_request_may_have_cost_at_most_the_documented_bound(s
     assert peak < 2 * len(data) + 256 * 2**20, f"{len(data) / 2**20:.0f} MiB raised peak RSS by {peak / 2**20:.0f} MiB"
 
 
+# -- health: no token, so nothing any caller can make it keep ---------------------------------------------------
+
+_WATCH = "/grpc.health.v1.Health/Watch"
+
+
+def test_long_health_service_names_are_refused_and_leave_nothing_behind(served):
+    process, address = served
+    before = _server_rss(process)
+    codes = []
+    with grpc.insecure_channel(address) as ch:
+        stub = health_pb2_grpc.HealthStub(ch)
+        for i in range(40):  # each a different 4 MiB name: grpcio's servicer kept every one for good
+            name = f"{i:04d}" + "s" * (4 * 2**20)
+            call = stub.Watch(health_pb2.HealthCheckRequest(service=name), timeout=30)
+            try:
+                next(call)
+                codes.append("answered")
+            except grpc.RpcError as exc:
+                codes.append(exc.code())
+            finally:
+                call.cancel()
+        error = _rpc_error(lambda: stub.Check(health_pb2.HealthCheckRequest(service="s" * 10**6), timeout=30))
+    assert codes == [grpc.StatusCode.INVALID_ARGUMENT] * 40 and error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "service" in error.details() and "256" in error.details()
+    time.sleep(1.0)
+    growth = _server_rss(process) - before
+    assert growth < 64 * 2**20, f"40 Watch calls of 4 MiB names left {growth / 2**20:.0f} MiB behind"
+
+
+def test_an_unknown_health_name_is_answered_once_and_its_stream_ends(channel):
+    stub = health_pb2_grpc.HealthStub(channel)
+    replies = list(stub.Watch(health_pb2.HealthCheckRequest(service="no.such.Service"), timeout=10))
+    assert [r.status for r in replies] == [health_pb2.HealthCheckResponse.SERVICE_UNKNOWN]
+    assert _serving(channel)
+
+
+def test_one_address_holding_watch_streams_locks_no_fleet_client_out(engine):
+    from server.config import IDLE_HEALTH_NAME
+    from server.limits import HEALTH_WATCHES, HEALTH_WATCHES_PER_ADDRESS
+
+    with running_server(engine, address="[::]:0") as handle:
+        port = handle.address.rsplit(":", 1)[1]
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:  # the holder: IPv4 loopback, valid requests
+            stub = health_pb2_grpc.HealthStub(ch)
+            calls, held = [], 0
+            for _ in range(HEALTH_WATCHES + 6):
+                calls.append(stub.Watch(health_pb2.HealthCheckRequest(service=IDLE_HEALTH_NAME), timeout=120))
+                try:
+                    next(calls[-1])
+                    held += 1
+                except grpc.RpcError as exc:
+                    assert exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "per address" in exc.details()
+            try:
+                assert held == HEALTH_WATCHES_PER_ADDRESS
+                # A fleet's client from another address (IPv6 loopback) still finds the server SERVING and idle.
+                with StyleClient(f"ipv6:[::1]:{port}", timeout=120, connect_timeout=15) as fleet_client:
+                    assert fleet_client.fleet
+                    events = list(fleet_client.stylize(encoded(content_image()), [encoded(style_image(615))],
+                                                       options=SMALL))
+                    assert any(isinstance(e, Result) for e in events)
+            finally:
+                for call in calls:
+                    call.cancel()
+        assert wait_for(lambda: handle.admission.in_progress()["health watch"] == 0, timeout=10)
+
+
 # -- what a newcomer meets -----------------------------------------------------------------------------------
 
 
