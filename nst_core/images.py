@@ -40,6 +40,8 @@ def decode_peak(image: Image.Image) -> int:
     peak = w * h * _STORED.get(image.mode, 4)
     if image.mode in _WIDE_GREY:
         peak += w * h + min(w * h, BAND_PIXELS) * 8  # the 8-bit result; one band's source and float32 copy
+    elif image.mode == "1":
+        peak += w * h  # 1-bit is grey: it becomes L, not RGB
     elif image.mode not in _SUPPORTED_MODES:
         peak += w * h * 4 * (2 if image.mode == "La" else 1)  # La goes through LA to RGBA
     if image.format == "TIFF":
@@ -119,6 +121,8 @@ def normalize_mode(image: Image.Image) -> Image.Image:
         return image.convert("RGBA")
     if image.mode in _WIDE_GREY:
         return _grey8(image)
+    if image.mode == "1":  # black and white (a mask, say): 0/255 grey, a third of RGB's bytes
+        return image.convert("L")
     return image.convert("RGB")
 
 

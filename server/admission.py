@@ -44,6 +44,7 @@ class CallKind:
     max_calls: int  # in progress at once; 0: unlimited
     max_receiving: int = 0  # of those, receiving and checking their request; 0: as many as max_calls
     idle_seconds: float = 1.0  # a call still without its request after this gives its place to a newcomer
+    max_per_peer: int = 0  # in progress at once from one client address; 0: no limit of its own
 
     @property
     def receiving(self) -> int:
@@ -61,6 +62,7 @@ class _Budget:
         self._lock = threading.Lock()
         self.in_progress = 0
         self._waiting: dict[object, tuple[float, object]] = {}  # calls without their request: since, context
+        self._per_peer: dict[str, int] = {}  # calls in progress by client address, with max_per_peer
         self._sending: dict[object, tuple[float, object]] = {}  # of those, holding a receiving place
         self.pool = futures.ThreadPoolExecutor(max_workers=(kind.max_calls or 64) + SPARE_THREADS,
                                                thread_name_prefix=f"nst-{kind.name.replace(' ', '-')}")
@@ -79,12 +81,14 @@ class _Budget:
         return True
 
     def enter(self, context) -> "_Slot":
+        peer = self._enter_peer(context) if self.kind.max_per_peer else None
         if self._calls is not None and not self._calls.acquire(blocking=False):
             if not (self._evict(self._waiting) and self._calls.acquire(timeout=5)):
+                self._leave_peer(peer)
                 wire.abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED,
                            f"too many {self.kind.what} at once: the server's limit is {self.kind.max_calls}; "
                            "try again shortly")
-        slot = _Slot(self)
+        slot = _Slot(self, peer)
         with self._lock:
             self.in_progress += 1
             self._waiting[slot] = (time.monotonic(), context)
@@ -113,17 +117,44 @@ class _Budget:
         if self._receiving is not None:
             self._receiving.release()
 
+    def _enter_peer(self, context) -> str:
+        peer = _address_of(context.peer())
+        with self._lock:
+            held = self._per_peer.get(peer, 0)
+            if held < self.kind.max_per_peer:
+                self._per_peer[peer] = held + 1
+                return peer
+        wire.abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED,
+                   f"too many {self.kind.what} from one address at once: the server's limit is "
+                   f"{self.kind.max_per_peer} per address; try again shortly")
+
+    def _leave_peer(self, peer: Optional[str]) -> None:
+        if peer is not None:
+            with self._lock:
+                left = self._per_peer.pop(peer) - 1
+                if left:
+                    self._per_peer[peer] = left
+
     def _leave(self, slot) -> None:
         with self._lock:
             self.in_progress -= 1
             self._waiting.pop(slot, None)
+        self._leave_peer(slot.peer)
         if self._calls is not None:
             self._calls.release()
 
 
+def _address_of(peer: str) -> str:
+    """The client's address without its port: "ipv4:10.0.0.7:51234" -> "ipv4:10.0.0.7"; every unix socket
+    client is "unix" (their peer names say nothing of who they are)."""
+    scheme, _, rest = peer.partition(":")
+    return f"{scheme}:{rest.rpartition(':')[0]}" if scheme in ("ipv4", "ipv6") else scheme
+
+
 class _Slot:
-    def __init__(self, budget: _Budget):
+    def __init__(self, budget: _Budget, peer: Optional[str] = None):
         self._budget = budget
+        self.peer = peer
         self._held = True
         self._lock = threading.Lock()
 

@@ -237,6 +237,16 @@ def serve(args) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
+    try:
+        return _serve(args, stop)
+    finally:
+        # As Python exits it restores the default action of each signal it handled, so an impatient
+        # supervisor's next SIGTERM would kill the process then; it leaves ignored signals ignored.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
+
+
+def _serve(args, stop: threading.Event) -> int:
     from .service import ServerStartError, start_server  # imports the engine (torch)
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")

@@ -39,9 +39,18 @@ JOB_ELSEWHERE_METADATA_KEY = "nst-job-elsewhere"
 MAX_SERVER_NAME_CHARS = 128
 
 
+def _name_char(c: str) -> bool:
+    return "!" <= c <= "~" and c != "@"
+
+
+def server_name_from(text: str) -> str:
+    """``text`` (a host name, a socket path) cut down to what ``check_server_name`` accepts; may be empty."""
+    return "".join(filter(_name_char, text))[:MAX_SERVER_NAME_CHARS]
+
+
 def check_server_name(name: str) -> str:
     """A server name: printable ASCII without spaces or '@' (it ends every job id of the server)."""
-    if not name or len(name) > MAX_SERVER_NAME_CHARS or not all("!" <= c <= "~" and c != "@" for c in name):
+    if not name or len(name) > MAX_SERVER_NAME_CHARS or not all(map(_name_char, name)):
         raise ValueError(f"server name {name[:40]!r} must be 1 to {MAX_SERVER_NAME_CHARS} printable ASCII "
                          "characters without spaces or '@'")
     return name
@@ -62,12 +71,15 @@ def check_address(address: str) -> str:
             if not os.path.isdir(folder):
                 raise ValueError(f"{address!r}: folder {folder} does not exist") from None
             return address
+        except OSError as exc:  # a file where a folder should be, a name too long for the file system
+            raise ValueError(f"{address!r} cannot be a socket path: {exc.strerror}") from None
         if not stat.S_ISSOCK(mode):
             kind = "a folder" if stat.S_ISDIR(mode) else "a file that is not a socket"
             raise ValueError(f"{address!r}: {path} is {kind}; the server only replaces a stale socket")
         return address
     host, sep, port = address.rpartition(":")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
+    # ASCII digits only: str.isdigit() also takes '²' or '③', which int() refuses.
+    if not sep or not host or not (port.isascii() and port.isdigit()) or int(port) > 65535:
         raise ValueError(f"{address!r} is not HOST:PORT with a port from 0 to 65535, nor unix:/path")
     return address
 

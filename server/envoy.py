@@ -35,7 +35,7 @@ _HOST_DRAWS = 64
 def _host_port(address: str) -> tuple[str, int]:
     host, sep, port = address.strip().rpartition(":")
     host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    if not sep or not host or not port.isdigit() or not 0 < int(port) <= 65535:
+    if not sep or not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) <= 65535:
         raise ValueError(f"{address!r} is not HOST:PORT with a port from 1 to 65535")
     return host, int(port)
 

@@ -119,7 +119,7 @@ def _host_port(entry: str, where: str) -> tuple[str, int]:
         raise AddressError(f"{where}, {entry!r}: a unix socket cannot be part of a fleet; use host:port")
     host, sep, port = entry.rpartition(":")
     host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    if not sep or not host or not port.isdigit() or not 0 < int(port) <= 65535:
+    if not sep or not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) <= 65535:
         raise AddressError(f"{where}, {entry!r}, is not HOST:PORT with a port from 1 to 65535")
     return host, int(port)
 

@@ -26,8 +26,10 @@ STYLIZE_RECEIVING = 2  # Stylize requests received and checked at once: each may
 STYLIZE_IDLE_SECONDS = 10.0
 HEALTH_CHECKS = 64  # health checks in progress at once (each answers at once; idle ones give way, see admission)
 # Health Watch streams last as long as a client's channel: a fleet's client (server.fleet) keeps two to each
-# server, so this is room for 32 such clients at once.
+# server, so this is room for 32 such clients at once. Health needs no token: one client address may hold
+# a quarter of them (8 fleet clients on one host), so that no single caller locks the fleet out.
 HEALTH_WATCHES = 64
+HEALTH_WATCHES_PER_ADDRESS = 16
 SPARE_THREADS = 16  # for health checks and prompt refusals, beyond every budgeted call
 
 
@@ -79,7 +81,8 @@ class ServerLimits:
                      16),
             CallKind("reflection", "reflection streams",
                      _methods(reflection.SERVICE_NAME, "ServerReflectionInfo"), 8),
-            CallKind("health watch", "health Watch streams", _methods(health.SERVICE_NAME, "Watch"), HEALTH_WATCHES),
+            CallKind("health watch", "health Watch streams", _methods(health.SERVICE_NAME, "Watch"), HEALTH_WATCHES,
+                     max_per_peer=HEALTH_WATCHES_PER_ADDRESS),
             CallKind("health check", "health checks", _methods(health.SERVICE_NAME, "Check"), HEALTH_CHECKS),
         ))
 

@@ -34,10 +34,11 @@ from protos.nst.v1 import style_pb2, style_pb2_grpc
 
 from . import __version__, job_input
 from .admission import Admission
+from .health_service import HealthServicer
 from .config import (BUSY_METADATA_KEY, DEFAULT_CACHE_MB, DEFAULT_MAX_PIXELS, DEFAULT_QUEUE_MB, DEFAULT_QUEUE_SIZE,
                      IDLE_HEALTH_NAME, JOB_ELSEWHERE_METADATA_KEY, JOB_SERVER_SEPARATOR, MAX_SETTING_MB,
                      ONLY_IF_IDLE_METADATA_KEY, RESULT_CHUNK_BYTES, TOKEN_METADATA_KEY, check_address,
-                     check_server_name)
+                     check_server_name, server_name_from)
 from .jobs import JobEnd, JobError, JobManager, ResultPayload, busy_error
 from .limits import MIB, RECEIVE_SECONDS, STALL_SECONDS, ServerLimits
 from .watchdog import Watchdog
@@ -379,7 +380,7 @@ def _bind(server: grpc.Server, address: str) -> str:
     return f"{host}:{port}"
 
 
-def _grpc_server(state: _ServerState, admission: Admission) -> tuple[grpc.Server, health.HealthServicer]:
+def _grpc_server(state: _ServerState, admission: Admission) -> tuple[grpc.Server, HealthServicer]:
     """The style service, health (NOT_SERVING until the model is loaded) and reflection on one server."""
     limits = state.limits
     server = grpc.server(
@@ -394,10 +395,8 @@ def _grpc_server(state: _ServerState, admission: Admission) -> tuple[grpc.Server
                  ("grpc.max_send_message_length", limits.max_request_bytes)] + _KEEPALIVE_OPTIONS,
     )
     style_pb2_grpc.add_StyleServiceServicer_to_server(StyleServicer(state), server)
-    health_servicer = health.HealthServicer()
+    health_servicer = HealthServicer(("", SERVICE_NAME, IDLE_HEALTH_NAME))  # NOT_SERVING until loaded
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in ("", SERVICE_NAME, IDLE_HEALTH_NAME):
-        health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     return server, health_servicer
 
@@ -459,8 +458,8 @@ def start_server(engine: Optional[StyleEngine] = None, *, load: Optional[Callabl
 def _default_name(bound: str) -> str:
     """``host:port`` with this machine's name: unique in a fleet of hosts and of ports on one host."""
     where = bound.rsplit(":", 1)[1] if not bound.startswith("unix:") else bound
-    host = "".join(c for c in socket.gethostname() if "!" <= c <= "~" and c != "@") or "localhost"
-    return f"{host}:{where}".replace(" ", "")[:128]
+    # The --name rule holds for it too: an '@' from a socket path would split its own job ids wrongly.
+    return check_server_name(server_name_from(f"{server_name_from(socket.gethostname()) or 'localhost'}:{where}"))
 
 
 def _product_engine(weights: str, device: Optional[str], preprocessing: Optional[str],

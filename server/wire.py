@@ -2,7 +2,8 @@
 
 gRPC Python parses a request before the handler runs and turns any parse failure into INTERNAL
 "Exception deserializing request!". Here the raw bytes reach the handler, which parses them itself: a
-corrupt message or a string that is not UTF-8 is the client's fault, INVALID_ARGUMENT.
+corrupt message or a string that is not UTF-8 is the client's fault, INVALID_ARGUMENT. Before parsing,
+the fields are counted on the wire (``wire_entries``): millions of tiny entries would cost ~30× their bytes.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Callable, Iterator, Optional
 
 import grpc
 
+from . import wire_entries
 from .config import ERROR_FIELD_METADATA_KEY
 from .watchdog import Watchdog
 
@@ -32,11 +34,17 @@ def abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str, fi
 def parse(data: bytes, parser: Parser, context: grpc.ServicerContext):
     if parser is None:
         return data
+    descriptor = getattr(getattr(parser, "__self__", None), "DESCRIPTOR", None)
     try:
+        if descriptor is not None:  # a protobuf message: its entries are counted before it is built
+            wire_entries.check(data, descriptor)
         return parser(data)
-    except Exception:  # noqa: BLE001 - protobuf's DecodeError, and whatever a custom parser raises
-        name = getattr(getattr(parser, "__self__", None), "DESCRIPTOR", None)
-        what = f"a {name.full_name}" if name is not None else "a valid request"
+    except wire_entries.TooManyEntries as exc:
+        abort(context, grpc.StatusCode.INVALID_ARGUMENT,
+              f"{exc.field}: the request holds over {wire_entries.MAX_ENTRIES} fields and list entries, refused "
+              "before they are read (a valid request holds a few hundred)", exc.field)
+    except Exception:  # noqa: BLE001 - protobuf's DecodeError, wire_entries.Malformed, a custom parser's error
+        what = f"a {descriptor.full_name}" if descriptor is not None else "a valid request"
         abort(context, grpc.StatusCode.INVALID_ARGUMENT,
               f"the request is not {what} message (corrupt data, or a string field that is not UTF-8)")
 

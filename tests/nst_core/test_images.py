@@ -89,6 +89,8 @@ def test_modes_are_normalized_to_rgb_rgba_or_l():
     assert normalize_mode(Image.new("CMYK", (4, 4))).mode == "RGB"
     sixteen = Image.fromarray(np.full((4, 4), 65535, dtype=np.uint16))
     assert normalize_mode(sixteen).mode == "L" and normalize_mode(sixteen).getpixel((0, 0)) == 255
+    one_bit = normalize_mode(Image.new("1", (4, 4), 1))  # black and white is grey, not RGB
+    assert one_bit.mode == "L" and one_bit.getextrema() == (255, 255)
 
 
 def test_working_size_keeps_the_aspect_ratio():

@@ -72,6 +72,15 @@ def test_unreachable_server_names_the_command_that_starts_one(files):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("address", ["127.0.0.1:\u00b2,127.0.0.1:1", "dns:///localhost:\u00b2", "ipv6:[::1]:\u00b9",
+                                     "ipv4:127.0.0.1:\u2462"])
+def test_a_port_in_other_digits_is_a_usage_error_naming_it(files, address):
+    content, style, out = files
+    run = _nst("stylize", str(content), str(style), "-o", str(out), "--server", address, *SMALL_ARGS)
+    assert run.returncode == 2 and "--server" in run.stderr and "HOST:PORT" in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr and len(run.stderr.strip().splitlines()) == 1
+
+
 def test_server_error_is_a_message_not_a_traceback(server, files, tmp_path):
     content, _, out = files
     bad_style = tmp_path / "bad.png"

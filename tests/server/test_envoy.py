@@ -161,7 +161,8 @@ def test_two_concurrent_jobs_through_envoy_run_on_both_servers(engine, tmp_path)
 
 
 def test_nst_envoy_config_refuses_a_duplicate_or_malformed_server():
-    for servers, words in ((["127.0.0.1:5001", "127.0.0.1:5001"], "appears twice"), (["gpu1"], "HOST:PORT")):
+    for servers, words in ((["127.0.0.1:5001", "127.0.0.1:5001"], "appears twice"), (["gpu1"], "HOST:PORT"),
+                           (["127.0.0.1:\u00b2"], "'127.0.0.1:\u00b2' is not HOST:PORT")):
         run = subprocess.run([sys.executable, "-m", "server", "envoy-config", *servers], capture_output=True,
                              text=True, cwd=REPO, timeout=60)
         assert run.returncode == 2 and words in run.stderr and not run.stdout

@@ -177,6 +177,11 @@ def test_one_local_address_is_one_server_as_before(server):
     ("dns:///no-such-host.invalid:5001", ["cannot resolve", "no-such-host.invalid"]),
     ("ipv4:127.0.0.1:5001,::1:5002", ["entry 2", "not an ipv4 address"]),
     ("ipv4:127.0.0.1:5001,127.0.0.1:5001", ["appears twice"]),
+    # Digits that str.isdigit() takes and int() refuses.
+    ("127.0.0.1:\u00b2,127.0.0.1:1", ["entry 1", "'127.0.0.1:\u00b2'", "HOST:PORT"]),
+    ("dns:///localhost:\u00b2", ["'localhost:\u00b2'", "HOST:PORT"]),
+    ("ipv6:[::1]:\u00b9", ["entry 1", "HOST:PORT"]),
+    ("ipv4:127.0.0.1:\u2462", ["entry 1", "HOST:PORT"]),
 ])
 def test_an_address_list_that_cannot_work_is_refused_naming_the_entry(address, words):
     with pytest.raises(ClientError) as caught:

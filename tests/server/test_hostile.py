@@ -15,10 +15,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from PIL import Image
 
 from protos.nst.v1 import style_pb2, style_pb2_grpc
+from server import wire_entries
 from server.client import ClientError, Result, Started, StyleClient
 from server.limits import STYLIZE_IDLE_SECONDS
 from tests.helpers import (SMALL, content_image, encoded, png_bytes, running_server, style_image, tiff_bytes,
                            wait_for)
+from tests.server.test_lifecycle import _read_listening_line, spawned_server
 
 HUGE = "x" * 1_000_000
 REFLECTION = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
@@ -345,6 +347,133 @@ def test_oversize_repeated_fields_are_refused_from_their_count(channel, field, c
     assert f"got {count}" in error.details()
     # Held once each by the client's channel, gRPC, Python's bytes and protobuf: no Python value per item.
     assert peak < 4 * len(data) + 64 * 2**20, f"{len(data) / 2**20:.0f} MiB raised peak RSS by {peak / 2**20:.0f} MiB"
+
+
+# -- measured in a server process of its own: the client's copies of the request are not in it -------------
+
+
+@pytest.fixture(scope="module")
+def served():
+    """(the `nst serve` process, its address)."""
+    with spawned_server("--address", "127.0.0.1:0") as process:
+        address, _ = _read_listening_line(process)
+        threading.Thread(target=process.stderr.read, daemon=True).start()  # keep its log pipe drained
+        yield process, address
+
+
+def _server_rss(process, which: str = "VmRSS") -> int:
+    with open(f"/proc/{process.pid}/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith(which + ":"))
+
+
+def _server_peak(process, call):
+    """(call's gRPC error, how far it raised the server process's peak RSS)."""
+    with open(f"/proc/{process.pid}/clear_refs", "w") as f:
+        f.write("5")
+    before = _server_rss(process)
+    error = _rpc_error(call)
+    return error, _server_rss(process, "VmHWM") - before
+
+
+def _nested(tag: bytes, inner: bytes) -> bytes:
+    length = len(inner)
+    varint = bytearray()
+    while length >= 0x80:
+        varint.append(length & 0x7F | 0x80)
+        length >>= 7
+    return tag + bytes(varint) + bytes([length]) + inner
+
+
+@pytest.mark.parametrize("field, data", [
+    ("regions", b"\x52\x00" * 10**7),  # ten million empty Regions: ~66 bytes each once parsed
+    ("styles", b"\x12\x00" * 10**7),
+    ("regions[0].styles", _nested(b"\x52", b"\x12\x00" * 10**7)),
+    ("options.content_layers", _nested(b"\x22", b"\x8a\x01\x00" * (7 * 10**6))),  # empty names, ~34 bytes each
+], ids=["regions", "styles", "region styles", "layer names"])
+def test_millions_of_tiny_entries_are_refused_before_they_are_built(served, field, data):
+    process, address = served
+    with grpc.insecure_channel(address) as ch:
+        error, peak = _server_peak(process, lambda: ch.unary_stream(_STYLE + "Stylize")(data, timeout=120))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and _trailing_field(error) == field, error
+    assert error.details().startswith(field + ":") and "entries" in error.details()
+    # gRPC's copy and Python's bytes; nothing per entry.
+    assert peak < 2 * len(data) + 64 * 2**20, f"{len(data) / 2**20:.0f} MiB raised peak RSS by {peak / 2**20:.0f} MiB"
+
+
+def test_the_most_entries_a_request_may_have_cost_at_most_the_documented_bound(served):
+    process, address = served
+    count = wire_entries.MAX_ENTRIES - 10
+    data = _request().SerializeToString() + b"\x52\x00" * count  # parsed, then refused from the count
+    with grpc.insecure_channel(address) as ch:
+        error, peak = _server_peak(process, lambda: ch.unary_stream(_STYLE + "Stylize")(data, timeout=120))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and f"got {count}" in error.details(), error
+    assert peak < 2 * len(data) + 256 * 2**20, f"{len(data) / 2**20:.0f} MiB raised peak RSS by {peak / 2**20:.0f} MiB"
+
+
+# -- health: no token, so nothing any caller can make it keep ---------------------------------------------------
+
+_WATCH = "/grpc.health.v1.Health/Watch"
+
+
+def test_long_health_service_names_are_refused_and_leave_nothing_behind(served):
+    process, address = served
+    before = _server_rss(process)
+    codes = []
+    with grpc.insecure_channel(address) as ch:
+        stub = health_pb2_grpc.HealthStub(ch)
+        for i in range(40):  # each a different 4 MiB name: grpcio's servicer kept every one for good
+            name = f"{i:04d}" + "s" * (4 * 2**20)
+            call = stub.Watch(health_pb2.HealthCheckRequest(service=name), timeout=30)
+            try:
+                next(call)
+                codes.append("answered")
+            except grpc.RpcError as exc:
+                codes.append(exc.code())
+            finally:
+                call.cancel()
+        error = _rpc_error(lambda: stub.Check(health_pb2.HealthCheckRequest(service="s" * 10**6), timeout=30))
+    assert codes == [grpc.StatusCode.INVALID_ARGUMENT] * 40 and error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "service" in error.details() and "256" in error.details()
+    time.sleep(1.0)
+    growth = _server_rss(process) - before
+    assert growth < 64 * 2**20, f"40 Watch calls of 4 MiB names left {growth / 2**20:.0f} MiB behind"
+
+
+def test_an_unknown_health_name_is_answered_once_and_its_stream_ends(channel):
+    stub = health_pb2_grpc.HealthStub(channel)
+    replies = list(stub.Watch(health_pb2.HealthCheckRequest(service="no.such.Service"), timeout=10))
+    assert [r.status for r in replies] == [health_pb2.HealthCheckResponse.SERVICE_UNKNOWN]
+    assert _serving(channel)
+
+
+def test_one_address_holding_watch_streams_locks_no_fleet_client_out(engine):
+    from server.config import IDLE_HEALTH_NAME
+    from server.limits import HEALTH_WATCHES, HEALTH_WATCHES_PER_ADDRESS
+
+    with running_server(engine, address="[::]:0") as handle:
+        port = handle.address.rsplit(":", 1)[1]
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:  # the holder: IPv4 loopback, valid requests
+            stub = health_pb2_grpc.HealthStub(ch)
+            calls, held = [], 0
+            for _ in range(HEALTH_WATCHES + 6):
+                calls.append(stub.Watch(health_pb2.HealthCheckRequest(service=IDLE_HEALTH_NAME), timeout=120))
+                try:
+                    next(calls[-1])
+                    held += 1
+                except grpc.RpcError as exc:
+                    assert exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "per address" in exc.details()
+            try:
+                assert held == HEALTH_WATCHES_PER_ADDRESS
+                # A fleet's client from another address (IPv6 loopback) still finds the server SERVING and idle.
+                with StyleClient(f"ipv6:[::1]:{port}", timeout=120, connect_timeout=15) as fleet_client:
+                    assert fleet_client.fleet
+                    events = list(fleet_client.stylize(encoded(content_image()), [encoded(style_image(615))],
+                                                       options=SMALL))
+                    assert any(isinstance(e, Result) for e in events)
+            finally:
+                for call in calls:
+                    call.cancel()
+        assert wait_for(lambda: handle.admission.in_progress()["health watch"] == 0, timeout=10)
 
 
 # -- what a newcomer meets -----------------------------------------------------------------------------------

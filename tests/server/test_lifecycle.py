@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import resource
 import signal
@@ -175,6 +176,23 @@ def test_server_process_asked_to_stop_while_loading_exits_0(signum):
             assert code == 0, f"exit {code} after {delay} s:\n" + "".join(lines)
 
 
+def test_server_process_signalled_again_and_again_while_stopping_exits_0():
+    # An impatient supervisor: SIGTERM while loading, then SIGTERM and SIGINT every few ms until it is gone.
+    with spawned_server("--address", "127.0.0.1:0") as process:
+        lines = []
+        for line in process.stderr:
+            lines.append(line)
+            if "loading" in line:
+                break
+        threading.Thread(target=lambda: lines.append(process.stderr.read()), daemon=True).start()
+        signals = itertools.cycle([signal.SIGTERM, signal.SIGTERM, signal.SIGINT])
+        while process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(next(signals))
+            time.sleep(0.005)
+        assert process.wait(60) == 0, f"exit {process.returncode}:\n" + "".join(lines)
+
+
 def test_server_process_refuses_a_taken_address(server):
     with spawned_server("--address", server.address) as process:
         assert process.wait(120) != 0
@@ -233,6 +251,31 @@ def test_a_unix_address_on_a_file_or_folder_is_refused_and_nothing_is_removed(tm
     with pytest.raises(ServerStartError):  # the same from the Python API
         start_server(engine=None, load=lambda: None, address=f"unix:{kept}", wait=False)
     assert kept.read_text() == "precious"
+
+
+def test_a_unix_address_that_no_socket_can_have_is_one_line_and_exit_2(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    env = {k: v for k, v in os.environ.items() if k not in ("NST_TOKEN", "NST_SERVER")}
+    for path, words in ((tmp_path / "afile" / "sub.sock", "Not a directory"),
+                        (tmp_path / ("n" * 256) / "sub.sock", "too long")):
+        for args, extra in ((["--address", f"unix:{path}"], {}), ([], {"NST_SERVER": f"unix:{path}"})):
+            run = subprocess.run([sys.executable, "-m", "server", "serve", *args], capture_output=True, text=True,
+                                 env=dict(env, **extra), timeout=120)
+            assert run.returncode == 2 and words in run.stderr and "Traceback" not in run.stderr, run.stderr
+            assert ("NST_SERVER" in run.stderr) == bool(extra)
+
+
+def test_the_default_name_from_a_unix_address_obeys_the_name_rule(engine, tmp_path):
+    folder = tmp_path / "t4 u@x"
+    folder.mkdir()
+    address = f"unix:{folder}/so\tck.sock"
+    with running_server(engine, address=address) as handle, StyleClient(address) as c:
+        assert "@" not in handle.name and "\t" not in handle.name and " " not in handle.name
+        stream = c.stylize(encoded(content_image()), [encoded(style_image(37))], options=SMALL)
+        job_id = next(e for e in stream if isinstance(e, Started)).job_id
+        list(stream)
+        assert job_id.endswith("@" + handle.name)
+        assert c.job_state(job_id) == "succeeded"  # its own job, not one "elsewhere"
 
 
 def test_nst_server_from_the_environment_is_checked_like_the_flag():

@@ -49,6 +49,18 @@ BAD = {
 }
 
 
+@pytest.mark.parametrize("mode", ["1", "L"])
+def test_a_1_bit_mask_at_the_pixel_limit_is_read_as_grey_like_mode_l(client, mode):
+    # 8000 x 8000 at the content's size: 1-bit counted (and converted) as RGB would need 305 MiB to decode.
+    size = (8000, 8000)
+    big = ImageData.encoded(png_bytes(Image.new("L", size, 128)))
+    half = ImageData.encoded(png_bytes(mask(size=size, mode=mode)))
+    with pytest.raises(ClientError) as caught:  # the init image, read after the mask, ends the call cheaply
+        list(client.stylize(big, [STYLE], options=SMALL, regions=[Region(half, (STYLE,))],
+                            init_image=ImageData.encoded(b"not an image")))
+    assert caught.value.field == "init_image", caught.value.message
+
+
 @pytest.mark.parametrize("case", list(BAD))
 def test_a_bad_region_is_invalid_argument_naming_it(server, client, case):
     regions, field = BAD[case]
@@ -82,6 +94,13 @@ def test_a_two_region_job_through_the_server(client):
                                  regions=[_region(strength=2.0), Region(encoded(mask(255).transpose(0)))]))
     result = next(e for e in events if isinstance(e, Result))
     assert (result.width, result.height) == SIZE
+
+
+def test_a_1_bit_mask_styles_like_its_mode_l_twin(client):
+    results = [next(e for e in client.stylize(CONTENT, [STYLE], options=SMALL, output_format="rgba",
+                                              regions=[_region(mask=encoded(mask(mode=mode)))])
+                    if isinstance(e, Result)).data for mode in ("1", "L")]
+    assert results[0] == results[1]
 
 
 @pytest.fixture
