@@ -66,9 +66,9 @@ def engine() -> Engine:
 
 # -- calibrate: bytes per pixel of a tile step and of a forward pass, each size in a fresh process ----------
 
-def probe(kind: str, size: int) -> None:
+def probe(kind: str, size: int, prec: str = "float32") -> None:
     e = engine()
-    probes = dict(zip(("step", "forward", "keep"), e._probes("float32")))
+    probes = dict(zip(("step", "forward", "keep"), e._probes(prec)))
     import gc
     gc.collect()
     base = status("VmRSS")
@@ -78,14 +78,16 @@ def probe(kind: str, size: int) -> None:
     if kind == "keep":  # two kept size × (size + 32) windows: what one tile's pass needs beyond both records
         pixels = size * (size + 32)
         opts = resolve(StyleOptions())
-        growth -= 2 * pixels * kept_bytes_per_pixel(opts.style_layers + opts.content_layers)
+        growth -= 2 * pixels * kept_bytes_per_pixel(opts.style_layers + opts.content_layers, "max",
+                                                    2 if prec == "bf16" else 4)
     print(json.dumps({"bytes_per_pixel": growth / pixels}))
 
 
 def calibrate(args) -> None:
     for kind in ("step", "forward", "keep"):
         for size in args.sizes:
-            run = subprocess.run([sys.executable, __file__, "_probe", kind, str(size)], capture_output=True, text=True)
+            run = subprocess.run([sys.executable, __file__, "_probe", kind, str(size), args.precision],
+                                 capture_output=True, text=True)
             figure = json.loads(run.stdout.strip().splitlines()[-1])["bytes_per_pixel"]
             print(f"{kind:8s} {size:5d}²: {figure:7.0f} B/px (peak RSS growth, fresh process)", flush=True)
 
@@ -116,12 +118,12 @@ def tile_cost(args) -> None:
     walls: dict[str, list[float]] = {k: [] for k in configs}
     cpus: dict[str, list[float]] = {k: [] for k in configs}
     losses: dict[str, float] = {}
-    model = e.memory_model("float32")
+    model = e.memory_model(args.precision)
     for repeat in range(args.repeats):  # interleaved, so drifting load hits every configuration alike
         for name, (tile, keep) in configs.items():
-            e._memory_models["float32"] = model if keep else replace(model, keep_pass=0.0)
+            e._memory_models[args.precision] = model if keep else replace(model, keep_pass=0.0)
             options = StyleOptions(max_size=max(content.size), steps=args.steps, multiscale=False, tile_size=tile,
-                                   optimizer=args.optimizer)
+                                   optimizer=args.optimizer, precision=args.precision)
             wall, cpu, plan, losses[name] = step_times(e, content, style, options)
             walls[name] += wall
             cpus[name] += cpu
@@ -139,7 +141,8 @@ def tile_cost(args) -> None:
 
 def run(args) -> None:
     e, content, style = engine(), load(args.photo, args.size), Image.open(args.style).convert("RGB")
-    options = StyleOptions(preset=args.preset, **({"max_size": args.max_size} if args.max_size else {}))
+    options = StyleOptions(preset=args.preset, precision=args.precision,
+                           **({"max_size": args.max_size} if args.max_size else {}))
     plan = e.with_memory_budget(args.memory_budget_mb).plan(content.size, [style.size], options)
     print(f"content {content.size[0]}×{content.size[1]}, budget {plan.budget_bytes / MIB:.0f} MiB, "
           f"resident {plan.resident_bytes / MIB:.0f} MiB\nplan: {plan.describe()}", flush=True)
@@ -170,7 +173,8 @@ def run(args) -> None:
                   f"({(at[1] - real) / real:+.0%})")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    name = f"{Path(args.photo).stem}-{args.preset}-{result.image.size[0]}x{result.image.size[1]}.png"
+    name = (f"{Path(args.photo).stem}-{args.preset}-{args.precision}-{result.image.size[0]}x"
+            f"{result.image.size[1]}.png")
     result.image.save(out / name)
     print(f"wrote {out / name}")
 
@@ -213,9 +217,9 @@ def texture(args) -> None:
 
 
 def main() -> None:
-    if len(sys.argv) == 4 and sys.argv[1] == "_probe":
+    if len(sys.argv) == 5 and sys.argv[1] == "_probe":
         torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
-        probe(sys.argv[2], int(sys.argv[3]))
+        probe(sys.argv[2], int(sys.argv[3]), sys.argv[4])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -245,6 +249,7 @@ def main() -> None:
     p.add_argument("--crop", default=str(ROOT / "docs" / "images" / "fullres-crop.jpg"))
     for p in sub.choices.values():
         p.add_argument("--style", default=str(STYLE))
+        p.add_argument("--precision", default="float32", choices=("float32", "bf16"))
     args = parser.parse_args()
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     {"calibrate": calibrate, "tile-cost": tile_cost, "run": run, "texture": texture}[args.command](args)
