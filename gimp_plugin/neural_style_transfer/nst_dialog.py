@@ -45,10 +45,10 @@ class Dialog:
         names = [a["name"] for a in arguments]
         if not names:  # not installed properly: the run explains; show what there is
             self.dialog.fill(None)
-            self.picker = None
+            self.picker, self.handlers = None, []
             return
         self._build(names, server_default)
-        config.connect("notify", self._on_notify)
+        self.handlers = [config.connect("notify", self._on_notify)]
         self._show_preset()
 
     def _build(self, names, server_default):
@@ -57,16 +57,20 @@ class Dialog:
         d.fill_frame("preset-frame", ADJUST, False, "preset-numbers")
         if "tile-size" in names:
             d.fill_frame("tile-frame", FIXED_TILE, False, "tile-size")
-        server = d.get_widget("server", Gtk.Entry)
-        server.set_placeholder_text(server_default or "127.0.0.1:50051")  # what an empty field means
+        server = d.get_widget("server", GObject.TYPE_NONE)
+        server = server.get_entry() if hasattr(server, "get_entry") else server
+        if isinstance(server, Gtk.Entry):  # what an empty field means, in it
+            server.set_placeholder_text(server_default or "127.0.0.1:50051")
         advanced = ["tile-frame" if n == "tile-size" else n for n in names if n not in TOP_OPTIONS]
         d.fill_box("advanced-box", advanced + ["server", "auto-start"])
         d.get_label("advanced-title", "_Advanced", False, True)
         d.fill_expander("advanced", "advanced-title", False, "advanced-box")
         values = Gimp.ValueArray.new(1)
         values.append(GObject.Value(GObject.TYPE_STRING, "inside-outside"))
-        d.set_sensitive_if_in("outside-style-file", None, "regions", values, True)
         regions = d.fill_box("regions-box", ["regions", "outside-style-file"])
+        d.set_sensitive_if_in("outside-style-file", None, "regions", values, True)
+        outside = d.get_widget("outside-style-file", GObject.TYPE_NONE)  # the binding acts on changes only
+        outside.set_sensitive(self.config.get_property("regions") == "inside-outside")
         self.picker = ChannelPicker(d, self.config, self.image)
         regions.pack_start(self.picker.widget, False, False, 0)
         top = ["style-file", "style-drawable", "preset", "preset-frame"]
@@ -109,13 +113,16 @@ class Dialog:
 
     def run(self):
         accepted = self.dialog.run()
+        channel_styles = self.picker.text() if self.picker else None
+        for handler in self.handlers + (self.picker.handlers if self.picker else []):
+            self.config.disconnect(handler)
         self.dialog.destroy()  # first: the fields' lower bounds would undo the zeros below
         if accepted:
-            finish(self.config, self.picker)
+            finish(self.config, channel_styles)
         return accepted
 
 
-def finish(config, picker):
+def finish(config, channel_styles):
     """Back to the procedure's meaning: numbers not overridden are left to the preset (0), and the channel
     list becomes the channel-styles text (only the image's channels, as the list shows them)."""
     if not config.get_property(ADJUST):
@@ -123,8 +130,8 @@ def finish(config, picker):
             config.set_property(name, 0)
     if not config.get_property(FIXED_TILE):
         config.set_property("tile-size", 0)
-    if picker and config.get_property("regions") == "channels":
-        config.set_property("channel-styles", picker.text())
+    if channel_styles is not None and config.get_property("regions") == "channels":
+        config.set_property("channel-styles", channel_styles)
 
 
 class ChannelPicker:
@@ -162,7 +169,7 @@ class ChannelPicker:
         self.show_text()
         self.widget.show_all()
         self._follow_regions()
-        config.connect("notify::regions", lambda *_: self._follow_regions())
+        self.handlers = [config.connect("notify::regions", lambda *_: self._follow_regions())]
 
     def _follow_regions(self):
         self.widget.set_sensitive(self.config.get_property("regions") == "channels")
