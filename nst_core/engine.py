@@ -93,9 +93,10 @@ class Engine:
 
     # -- network access --------------------------------------------------------------------------
     def network(self, pooling: str = "max", precision: str = "float32", keep: bool = False) -> tiling.Net:
-        """``net(rgb255, layer_names) -> activations``, converted to the network's input space; float32, or
-        with ``keep`` (a compact backward record instead of autograd's, nst_core.lean) in the network's own
-        dtype. ``precision`` as :func:`nst_core.precision.effective` gives it."""
+        """``net(rgb255, layer_names) -> activations`` in the network's own dtype (bf16 beyond relu1_1 in a bf16
+        twin: the Gram matrices and losses read them in float32, and autograd keeps them at half the size),
+        converted to the network's input space. ``keep``: with a compact backward record instead of
+        autograd's (nst_core.lean). ``precision`` as :func:`nst_core.precision.effective` gives it."""
         if pooling == "avg":
             self.model.avg_scales()  # measured once, in float32
         model = self.model_in(precision)
@@ -104,9 +105,9 @@ class Engine:
             x = self.preprocessing.to_network(rgb255)
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            if keep:  # the Gram matrices and losses read bf16 activations in float32 themselves
+            if keep:
                 return lean.trunk(model, x, names, pooling)
-            return {name: value.float() for name, value in model(x, names, pooling).items()}
+            return model(x, names, pooling)
 
         return net
 
@@ -493,7 +494,7 @@ def _check_finite(losses: dict[str, float], image: torch.Tensor, size: tuple[int
 
 
 def _relative(target: torch.Tensor) -> float:
-    return 1.0 / max(float(target.pow(2).mean()), 1e-30)
+    return 1.0 / max(float(target.float().pow(2).mean()), 1e-30)
 
 
 def _weights(opts: ResolvedOptions, content_targets, style_targets, content: torch.Tensor,
@@ -515,7 +516,7 @@ def _weights(opts: ResolvedOptions, content_targets, style_targets, content: tor
         style_layers = {layer: [w * share * factor * _relative(target)
                                 for share, factor, target in zip(shares[layer], factors, style_targets[layer])]
                         for layer, w in zip(opts.style_layers, opts.style_layer_weights)}
-    content_layers = {layer: 1.0 / max(float(t.pow(2).mean()), 1e-30) for layer, t in content_targets.items()}
+    content_layers = {layer: _relative(t) for layer, t in content_targets.items()}
     tv = opts.tv_weight / max(float(losses.tv_loss(content)), 1.0)  # a flat content has no TV of its own
     return tiling.Weights(opts.content_weight, opts.style_weight * opts.style_strength, tv, style_layers,
                           content_layers)
