@@ -236,27 +236,30 @@ class Engine:
         return self.run(job, progress=progress, cancel=cancel, style_cache=style_cache)
 
     def run(self, job: JobSpec, *, progress: Optional[ProgressCallback] = None,
-            cancel: Optional[CancelToken] = None, style_cache: Optional[TargetCache] = None) -> StyleResult:
-        """Run a checked job as it is, within the engine's memory budget."""
+            cancel: Optional[CancelToken] = None, style_cache: Optional[TargetCache] = None,
+            extra_term=None) -> StyleResult:
+        """Run a checked job as it is, within the engine's memory budget. ``extra_term``: an object whose
+        ``wrap(objective, (w, h), device)`` adds a term to each scale's objective (a sequence's temporal loss,
+        nst_core.temporal.TemporalTerm)."""
         for field, image in job.image_fields():
             if not isinstance(image, Image.Image):
                 raise InvalidInput(field, "must be an image")
         with self._lock:
-            result, failed_at = self._run(job, progress, cancel, style_cache)
+            result, failed_at = self._run(job, progress, cancel, style_cache, extra_term)
             if result is not None:
                 return result
             # Out of memory: the failed step's frames are gone now, so their tensors can be given back.
             self._release()
         raise DeviceOutOfMemory(_out_of_memory_advice(self.device, failed_at))
 
-    def _run(self, spec: JobSpec, progress, cancel, style_cache):
+    def _run(self, spec: JobSpec, progress, cancel, style_cache, extra_term=None):
         """``(result, None)``, or ``(None, the size it ran out of memory at)``; any other failure is raised."""
         job = None
         try:
             plan = self._plan(spec.content.size, [image.size for _, image in spec.style_fields()], spec.options,
                               len(spec.regions))
             log.info("plan: %s", plan.describe())  # the optimizer state each scale keeps shows here
-            job = _Job(self, _Inputs.of(spec), spec.options, plan, _Hooks(progress, cancel, style_cache))
+            job = _Job(self, _Inputs.of(spec), spec.options, plan, _Hooks(progress, cancel, style_cache, extra_term))
             with precision_mod.backend_flags(job.precision, self.torch_device):
                 return job.run(), None
         except BaseException as exc:
@@ -324,6 +327,7 @@ class _Hooks:
     progress: Optional[ProgressCallback]
     cancel: Optional[CancelToken]
     cache: Optional[TargetCache]
+    extra_term: Optional[object] = None  # sequences: adds the temporal loss to every scale (Engine.run)
 
 
 class _Job:
@@ -545,6 +549,8 @@ class _Scale:
             objective = tiling.TiledObjective(job.net, content_targets, groups[0], weights, keep_net)
         else:
             objective = self._guided(content_targets, groups, content, keep_net)
+        if job.hooks.extra_term is not None:  # a sequence's temporal loss (nst_core.temporal)
+            objective = job.hooks.extra_term.wrap(objective, (w, h), job.device)
         del content
         return self._optimize(objective, init)
 
