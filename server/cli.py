@@ -178,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     stylize = sub.add_parser("stylize", help="stylize CONTENT with STYLE(s) and write a PNG")
     _add_job_options(stylize)
+    from .animate import add_parser as add_animate  # `nst animate`: sequences, in their own module
+    add_animate(sub, _add_option_flags, REGION_HELP, _number)
 
     envoy = sub.add_parser("envoy-config", help="print an Envoy configuration that puts SERVERs behind one address")
     envoy.add_argument("servers", nargs="+", metavar="SERVER",
@@ -212,6 +214,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         return serve(args)
     if args.command == "envoy-config":
         return envoy_config(args)
+    if args.command == "animate":
+        from .animate import animate
+        return animate(args)
     return stylize(args)
 
 

@@ -46,6 +46,8 @@ _UNARY_TIMEOUT = 30.0
 CONNECT_TIMEOUT = 10.0  # a fleet with no server SERVING for this long: UNAVAILABLE naming it
 _SERVICE_NAME = style_pb2.DESCRIPTOR.services_by_name["StyleService"].full_name
 _STYLIZE_METHOD = {"service": _SERVICE_NAME, "method": "Stylize"}
+# Sequences (server/sequence_client.py) queue a job like Stylize: the same retry and wait for an idle server.
+_JOB_METHODS = [_STYLIZE_METHOD, {"service": _SERVICE_NAME, "method": "StylizeSequence"}]
 # Requests carry whole images (an 8192 x 8192 RGBA is 256 MiB): lift gRPC's 4 MiB defaults on this side;
 # the server enforces its own, advertised limit.
 _CHANNEL_OPTIONS = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
@@ -309,8 +311,8 @@ class StyleClient:
         if self.fleet:
             # Two channels over the same servers: calls that any server may answer (health, Describe) go to
             # the SERVING ones; jobs go to the idle ones (see server.fleet).
-            any_options = _CHANNEL_OPTIONS + fleet.channel_options(_SERVICE_NAME, _STYLIZE_METHOD)
-            idle_options = _CHANNEL_OPTIONS + fleet.channel_options(IDLE_HEALTH_NAME, _STYLIZE_METHOD)
+            any_options = _CHANNEL_OPTIONS + fleet.channel_options(_SERVICE_NAME, _JOB_METHODS)
+            idle_options = _CHANNEL_OPTIONS + fleet.channel_options(IDLE_HEALTH_NAME, _JOB_METHODS)
             self._channel = grpc.insecure_channel(self.target.target, options=any_options)
             self._jobs_channel = grpc.insecure_channel(self.target.target, options=idle_options)
             self._jobs_stub = style_pb2_grpc.StyleServiceStub(self._jobs_channel)
@@ -515,6 +517,13 @@ class StyleClient:
         return StylizeStream(None, self.address, start=start, prepare=self._fleet_prepare,
                              servers=len(self.target.servers),
                              idle=lambda: self._jobs_state == grpc.ChannelConnectivity.READY)
+
+    def stylize_sequence(self, frames: list[ImageData], styles: list[ImageData], **kwargs) -> StylizeStream:
+        """An animation's frames as one job; see server.sequence_client for the arguments and events
+        (SequenceProgress, Frame as each frame finishes)."""
+        from .sequence_client import stylize_sequence
+
+        return stylize_sequence(self, frames, styles, **kwargs)
 
 
 def _limits(limits: style_pb2.Limits) -> dict:

@@ -72,6 +72,27 @@ class Finished:
 Event = Queued | Waiting | Started | Progress | Preview | Result | Finished
 
 
+# -- sequences (StyleClient.stylize_sequence) --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SequenceProgress:
+    frame: int  # the frame under way, 1-based
+    frames: int
+    progress: Progress  # that frame's own
+    eta_seconds: float  # left in the whole sequence (estimate)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A finished frame, as soon as it is done."""
+
+    index: int  # 0-based
+    data: bytes = field(repr=False)  # a PNG file, or raw RGBA when format == "rgba"
+    width: int
+    height: int
+    format: str
+
+
 def from_message(cls, message):
     """An event dataclass from the proto message (or any object) with the same field names."""
     values = {}

@@ -144,14 +144,14 @@ def _resolve(host: str, port: int, entry: str, every: bool = False):
     return options
 
 
-def service_config(health_name: str, stylize_method: dict) -> str:
+def service_config(health_name: str, stylize_method) -> str:
     """round_robin over the servers whose health under ``health_name`` is SERVING; Stylize retried on
     UNAVAILABLE (a busy or stopping server's refusal, before any response) and waiting for a ready server."""
     return json.dumps({
         "loadBalancingConfig": [{"round_robin": {}}],
         "healthCheckConfig": {"serviceName": health_name},
         "methodConfig": [{
-            "name": [stylize_method],
+            "name": stylize_method if isinstance(stylize_method, list) else [stylize_method],
             "waitForReady": True,
             "retryPolicy": {"maxAttempts": STYLIZE_ATTEMPTS, "initialBackoff": "0.01s", "maxBackoff": "0.2s",
                             "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]},
@@ -159,7 +159,7 @@ def service_config(health_name: str, stylize_method: dict) -> str:
     })
 
 
-def channel_options(health_name: str, stylize_method: dict) -> list[tuple[str, object]]:
+def channel_options(health_name: str, stylize_method) -> list[tuple[str, object]]:
     return [("grpc.service_config", service_config(health_name, stylize_method)), ("grpc.enable_retries", 1),
             ("grpc.per_rpc_retry_buffer_size", _RETRY_BUFFER_BYTES), ("grpc.retry_buffer_size", _RETRY_BUFFER_BYTES),
             ] + _RECONNECT_OPTIONS + _KEEPALIVE_OPTIONS

@@ -327,6 +327,9 @@ class JobManager:
                     self._cond.notify_all()
 
     def _run(self, job: Job) -> None:
+        if getattr(job.input, "is_sequence", False):  # a sequence runs frame by frame (server/sequence_jobs.py)
+            from .sequence_jobs import run_sequence
+            return run_sequence(self, job)
         job_input, job.input = job.input, None  # only this frame holds the images while the job runs
         job.push(style_pb2.StylizeResponse(started=style_pb2.JobStarted(job_id=job.id,
                                                                           server_name=self.server_name)))

@@ -8,6 +8,7 @@ from grpc_health.v1 import health
 from grpc_reflection.v1alpha import reflection
 
 from nst_core.limits import MAX_REGION_STRENGTH, MAX_REGIONS
+from nst_core.sequence_spec import MAX_FRAMES, MAX_SEQUENCE_PIXELS
 from protos.nst.v1 import style_pb2
 
 from .admission import CallKind
@@ -52,6 +53,8 @@ class ServerLimits:
     max_preview_size: int = MAX_PREVIEW_SIZE
     receive_seconds: float = RECEIVE_SECONDS
     stall_seconds: float = STALL_SECONDS
+    max_frames: int = MAX_FRAMES  # per sequence (StylizeSequence)
+    max_sequence_pixels: int = MAX_SEQUENCE_PIXELS  # a sequence's frames together
     calls: tuple[CallKind, ...] = field(init=False)
 
     def __post_init__(self):
@@ -75,7 +78,7 @@ class ServerLimits:
         if self.max_request_pixels < self.max_pixels:
             raise ValueError("max_request_pixels must be at least max_pixels")
         object.__setattr__(self, "calls", (
-            CallKind("stylize", "Stylize calls", _methods(_STYLE, "Stylize"),
+            CallKind("stylize", "Stylize calls", _methods(_STYLE, "Stylize", "StylizeSequence"),
                      self.queue_size + 1 + STYLIZE_SPARE, STYLIZE_RECEIVING, STYLIZE_IDLE_SECONDS),
             CallKind("jobs", "CancelJob, GetJob and Describe calls", _methods(_STYLE, "CancelJob", "GetJob", "Describe"),
                      16),
@@ -114,6 +117,7 @@ class ServerLimits:
             memory_budget_bytes=memory_budget_bytes, max_decoded_bytes=self.max_decoded_bytes,
             receive_seconds=self.receive_seconds, stall_seconds=self.stall_seconds,
             max_regions=MAX_REGIONS, max_region_strength=MAX_REGION_STRENGTH,
+            max_frames=self.max_frames, max_sequence_pixels=self.max_sequence_pixels,
             calls=[style_pb2.CallLimit(kind=k.name, methods=[m.lstrip("/") for m in k.methods],
                                        max_calls=k.max_calls, max_receiving=k.receiving)
                    for k in self.calls])

@@ -48,6 +48,7 @@ log = logging.getLogger("nst.server")
 
 SERVICE_NAME = style_pb2.DESCRIPTOR.services_by_name["StyleService"].full_name
 _STYLIZE_METHOD = f"/{SERVICE_NAME}/Stylize"
+_JOB_METHODS = (_STYLIZE_METHOD, f"/{SERVICE_NAME}/StylizeSequence")  # calls that queue a job
 _BUSY = ((BUSY_METADATA_KEY, "1"),)
 # Clients ping a connection every 10 s to notice a server that vanished without closing it; allow that.
 _KEEPALIVE_OPTIONS = [("grpc.http2.min_ping_interval_without_data_ms", 5000)]
@@ -113,6 +114,10 @@ class StyleServicer(style_pb2_grpc.StyleServiceServicer):
                 yield from _chunks(item)
             else:
                 yield item
+
+    def StylizeSequence(self, request, context):  # read, queued and streamed by server/sequence_jobs.py
+        from .sequence_jobs import serve_sequence
+        yield from serve_sequence(self, request, context)
 
     def CancelJob(self, request, context):
         job = self._find(request.job_id, context)
@@ -216,7 +221,7 @@ class _IdleOnly(grpc.ServerInterceptor):
     def intercept_service(self, continuation, details):
         handler = continuation(details)
         manager = self._state.manager
-        if (handler is None or details.method != _STYLIZE_METHOD or manager is None
+        if (handler is None or details.method not in _JOB_METHODS or manager is None
                 or not _only_if_idle(details.invocation_metadata) or not manager.busy()):
             return handler
         error = busy_error(self._state.name)

@@ -288,7 +288,7 @@ class DescribeRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ("max_pixels", "max_request_bytes", "queue_size", "cache_bytes", "max_styles", "max_request_pixels", "queue_bytes", "max_preview_size", "receive_seconds", "stall_seconds", "calls", "memory_budget_bytes", "max_decoded_bytes", "max_regions", "max_region_strength")
+    __slots__ = ("max_pixels", "max_request_bytes", "queue_size", "cache_bytes", "max_styles", "max_request_pixels", "queue_bytes", "max_preview_size", "receive_seconds", "stall_seconds", "calls", "memory_budget_bytes", "max_decoded_bytes", "max_regions", "max_region_strength", "max_frames", "max_sequence_pixels")
     MAX_PIXELS_FIELD_NUMBER: _ClassVar[int]
     MAX_REQUEST_BYTES_FIELD_NUMBER: _ClassVar[int]
     QUEUE_SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -304,6 +304,8 @@ class Limits(_message.Message):
     MAX_DECODED_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_REGIONS_FIELD_NUMBER: _ClassVar[int]
     MAX_REGION_STRENGTH_FIELD_NUMBER: _ClassVar[int]
+    MAX_FRAMES_FIELD_NUMBER: _ClassVar[int]
+    MAX_SEQUENCE_PIXELS_FIELD_NUMBER: _ClassVar[int]
     max_pixels: int
     max_request_bytes: int
     queue_size: int
@@ -319,7 +321,9 @@ class Limits(_message.Message):
     max_decoded_bytes: int
     max_regions: int
     max_region_strength: float
-    def __init__(self, max_pixels: _Optional[int] = ..., max_request_bytes: _Optional[int] = ..., queue_size: _Optional[int] = ..., cache_bytes: _Optional[int] = ..., max_styles: _Optional[int] = ..., max_request_pixels: _Optional[int] = ..., queue_bytes: _Optional[int] = ..., max_preview_size: _Optional[int] = ..., receive_seconds: _Optional[float] = ..., stall_seconds: _Optional[float] = ..., calls: _Optional[_Iterable[_Union[CallLimit, _Mapping]]] = ..., memory_budget_bytes: _Optional[int] = ..., max_decoded_bytes: _Optional[int] = ..., max_regions: _Optional[int] = ..., max_region_strength: _Optional[float] = ...) -> None: ...
+    max_frames: int
+    max_sequence_pixels: int
+    def __init__(self, max_pixels: _Optional[int] = ..., max_request_bytes: _Optional[int] = ..., queue_size: _Optional[int] = ..., cache_bytes: _Optional[int] = ..., max_styles: _Optional[int] = ..., max_request_pixels: _Optional[int] = ..., queue_bytes: _Optional[int] = ..., max_preview_size: _Optional[int] = ..., receive_seconds: _Optional[float] = ..., stall_seconds: _Optional[float] = ..., calls: _Optional[_Iterable[_Union[CallLimit, _Mapping]]] = ..., memory_budget_bytes: _Optional[int] = ..., max_decoded_bytes: _Optional[int] = ..., max_regions: _Optional[int] = ..., max_region_strength: _Optional[float] = ..., max_frames: _Optional[int] = ..., max_sequence_pixels: _Optional[int] = ...) -> None: ...
 
 class CallLimit(_message.Message):
     __slots__ = ("kind", "methods", "max_calls", "max_receiving")
@@ -410,3 +414,73 @@ class DescribeResponse(_message.Message):
     auto_precision: str
     auto_precision_reason: str
     def __init__(self, version: _Optional[str] = ..., device: _Optional[str] = ..., weights_source: _Optional[str] = ..., weights_sha256: _Optional[str] = ..., preprocessing: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., presets: _Optional[_Iterable[_Union[Preset, _Mapping]]] = ..., default_preset: _Optional[str] = ..., layer_names: _Optional[_Iterable[str]] = ..., default_content_layers: _Optional[_Iterable[str]] = ..., default_style_layers: _Optional[_Iterable[str]] = ..., auth_required: _Optional[bool] = ..., options: _Optional[_Iterable[_Union[OptionInfo, _Mapping]]] = ..., server_name: _Optional[str] = ..., auto_precision: _Optional[str] = ..., auto_precision_reason: _Optional[str] = ...) -> None: ...
+
+class SequenceOptions(_message.Message):
+    __slots__ = ("temporal_weight", "later_steps", "independent")
+    TEMPORAL_WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    LATER_STEPS_FIELD_NUMBER: _ClassVar[int]
+    INDEPENDENT_FIELD_NUMBER: _ClassVar[int]
+    temporal_weight: float
+    later_steps: float
+    independent: bool
+    def __init__(self, temporal_weight: _Optional[float] = ..., later_steps: _Optional[float] = ..., independent: _Optional[bool] = ...) -> None: ...
+
+class StylizeSequenceRequest(_message.Message):
+    __slots__ = ("frames", "styles", "style_blend", "options", "sequence", "preview", "preview_interval_seconds", "preview_max_size", "output_format", "regions")
+    FRAMES_FIELD_NUMBER: _ClassVar[int]
+    STYLES_FIELD_NUMBER: _ClassVar[int]
+    STYLE_BLEND_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    PREVIEW_FIELD_NUMBER: _ClassVar[int]
+    PREVIEW_INTERVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    PREVIEW_MAX_SIZE_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    REGIONS_FIELD_NUMBER: _ClassVar[int]
+    frames: _containers.RepeatedCompositeFieldContainer[ImageData]
+    styles: _containers.RepeatedCompositeFieldContainer[ImageData]
+    style_blend: _containers.RepeatedScalarFieldContainer[float]
+    options: StyleOptions
+    sequence: SequenceOptions
+    preview: bool
+    preview_interval_seconds: float
+    preview_max_size: int
+    output_format: OutputFormat
+    regions: _containers.RepeatedCompositeFieldContainer[Region]
+    def __init__(self, frames: _Optional[_Iterable[_Union[ImageData, _Mapping]]] = ..., styles: _Optional[_Iterable[_Union[ImageData, _Mapping]]] = ..., style_blend: _Optional[_Iterable[float]] = ..., options: _Optional[_Union[StyleOptions, _Mapping]] = ..., sequence: _Optional[_Union[SequenceOptions, _Mapping]] = ..., preview: _Optional[bool] = ..., preview_interval_seconds: _Optional[float] = ..., preview_max_size: _Optional[int] = ..., output_format: _Optional[_Union[OutputFormat, str]] = ..., regions: _Optional[_Iterable[_Union[Region, _Mapping]]] = ...) -> None: ...
+
+class SequenceProgress(_message.Message):
+    __slots__ = ("frame", "frames", "progress", "eta_seconds")
+    FRAME_FIELD_NUMBER: _ClassVar[int]
+    FRAMES_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    ETA_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    frame: int
+    frames: int
+    progress: JobProgress
+    eta_seconds: float
+    def __init__(self, frame: _Optional[int] = ..., frames: _Optional[int] = ..., progress: _Optional[_Union[JobProgress, _Mapping]] = ..., eta_seconds: _Optional[float] = ...) -> None: ...
+
+class FrameChunk(_message.Message):
+    __slots__ = ("index", "chunk")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    chunk: ResultChunk
+    def __init__(self, index: _Optional[int] = ..., chunk: _Optional[_Union[ResultChunk, _Mapping]] = ...) -> None: ...
+
+class StylizeSequenceResponse(_message.Message):
+    __slots__ = ("queued", "started", "progress", "preview", "frame", "finished")
+    QUEUED_FIELD_NUMBER: _ClassVar[int]
+    STARTED_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    PREVIEW_FIELD_NUMBER: _ClassVar[int]
+    FRAME_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_FIELD_NUMBER: _ClassVar[int]
+    queued: JobQueued
+    started: JobStarted
+    progress: SequenceProgress
+    preview: JobPreview
+    frame: FrameChunk
+    finished: JobFinished
+    def __init__(self, queued: _Optional[_Union[JobQueued, _Mapping]] = ..., started: _Optional[_Union[JobStarted, _Mapping]] = ..., progress: _Optional[_Union[SequenceProgress, _Mapping]] = ..., preview: _Optional[_Union[JobPreview, _Mapping]] = ..., frame: _Optional[_Union[FrameChunk, _Mapping]] = ..., finished: _Optional[_Union[JobFinished, _Mapping]] = ...) -> None: ...

@@ -55,6 +55,11 @@ class StyleServiceStub:
                 request_serializer=nst_dot_v1_dot_style__pb2.DescribeRequest.SerializeToString,
                 response_deserializer=nst_dot_v1_dot_style__pb2.DescribeResponse.FromString,
                 _registered_method=True)
+        self.StylizeSequence = channel.unary_stream(
+                '/nst.v1.StyleService/StylizeSequence',
+                request_serializer=nst_dot_v1_dot_style__pb2.StylizeSequenceRequest.SerializeToString,
+                response_deserializer=nst_dot_v1_dot_style__pb2.StylizeSequenceResponse.FromString,
+                _registered_method=True)
 
 
 class StyleServiceServicer:
@@ -90,6 +95,16 @@ class StyleServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StylizeSequence(self, request, context):
+        """Stylize an animation's frames as one job (Ruder, Dosovitskiy, Brox 2016): frame t starts from frame
+        t-1's result moved by the optical flow of the content frames and holds it where the flow is certain.
+        Events as Stylize's, with progress naming the frame; every finished frame streams back at once
+        (FrameChunk), so a cancel or a dropped call loses no finished frame. Cancelling the call cancels the job.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StyleServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -112,6 +127,11 @@ def add_StyleServiceServicer_to_server(servicer, server):
                     servicer.Describe,
                     request_deserializer=nst_dot_v1_dot_style__pb2.DescribeRequest.FromString,
                     response_serializer=nst_dot_v1_dot_style__pb2.DescribeResponse.SerializeToString,
+            ),
+            'StylizeSequence': grpc.unary_stream_rpc_method_handler(
+                    servicer.StylizeSequence,
+                    request_deserializer=nst_dot_v1_dot_style__pb2.StylizeSequenceRequest.FromString,
+                    response_serializer=nst_dot_v1_dot_style__pb2.StylizeSequenceResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -223,6 +243,33 @@ class StyleService:
             '/nst.v1.StyleService/Describe',
             nst_dot_v1_dot_style__pb2.DescribeRequest.SerializeToString,
             nst_dot_v1_dot_style__pb2.DescribeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StylizeSequence(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/nst.v1.StyleService/StylizeSequence',
+            nst_dot_v1_dot_style__pb2.StylizeSequenceRequest.SerializeToString,
+            nst_dot_v1_dot_style__pb2.StylizeSequenceResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,83 @@
+"""``StyleClient.stylize_sequence``: an animation's frames as one job (StylizeSequence), with typed events.
+
+The stream yields Queued, Started, SequenceProgress (the frame under way and that frame's Progress),
+Preview, Frame (each finished frame, as soon as it is done) and Finished; for a fleet, Waiting first when
+every server is busy. A cancel or a dropped call ends the stream with a ClientError, and every Frame that
+arrived before it stays with the caller. Standard library, grpcio and the stubs only (no torch).
+"""
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+import grpc
+
+from protos.nst.v1 import style_pb2
+
+from .config import ONLY_IF_IDLE_METADATA_KEY
+from .events import Frame, Progress, SequenceProgress, from_message
+
+
+def _stream_class():
+    from .client import _FORMAT_NAMES, ClientError, StylizeStream
+
+    class SequenceStream(StylizeStream):
+        """A StylizeStream whose progress names the frame and whose results are frames (``Frame``)."""
+
+        def _convert(self, message: style_pb2.StylizeSequenceResponse):
+            kind = message.WhichOneof("event")
+            if kind == "progress":
+                p = message.progress
+                return SequenceProgress(p.frame, p.frames, from_message(Progress, p.progress), p.eta_seconds)
+            if kind == "frame":
+                chunk = message.frame.chunk
+                self._chunks.append(chunk.data)
+                if not chunk.last:
+                    return None
+                data, self._chunks = b"".join(self._chunks), []
+                if len(data) != chunk.total_bytes:
+                    raise ClientError("DATA_LOSS", f"frames[{message.frame.index}]: got {len(data)} bytes, "
+                                                   f"expected {chunk.total_bytes}")
+                return Frame(message.frame.index, data, chunk.width, chunk.height,
+                             _FORMAT_NAMES.get(chunk.format, "png"))
+            return super()._convert(message)  # queued, started, preview, finished: the same shapes
+
+    return SequenceStream
+
+
+def stylize_sequence(client, frames: list, styles: list, *, style_blend: Optional[list[float]] = None,
+                     options: Optional[dict] = None, temporal_weight: Optional[float] = None,
+                     later_steps: Optional[float] = None, independent: bool = False, preview: bool = False,
+                     output_format: str = "png", preview_interval: float = 0.0, preview_max_size: int = 0,
+                     regions: Optional[list] = None):
+    """Submit a sequence (``frames``, ``styles``: ImageData); iterate the stream for its events."""
+    from .client import _FORMATS, ClientError, _options_proto
+
+    if output_format not in _FORMATS:
+        raise ClientError("INVALID_ARGUMENT", f"output_format: must be png or rgba, got {output_format!r}",
+                          "output_format")
+    sequence = style_pb2.SequenceOptions(independent=independent)
+    if temporal_weight is not None:
+        sequence.temporal_weight = temporal_weight
+    if later_steps is not None:
+        sequence.later_steps = later_steps
+    request = style_pb2.StylizeSequenceRequest(
+        frames=[f.to_proto() for f in frames], styles=[s.to_proto() for s in styles],
+        style_blend=list(style_blend or ()), options=_options_proto(options), sequence=sequence, preview=preview,
+        preview_interval_seconds=preview_interval, preview_max_size=preview_max_size,
+        output_format=_FORMATS[output_format], regions=[r.to_proto() for r in regions or ()])
+    stream = _stream_class()
+    if not client.fleet:
+        call = client._stub.StylizeSequence(request, timeout=client.timeout, metadata=client._metadata())
+        return stream(call, client.address)
+    # A fleet: one server runs the whole sequence; like Stylize, each attempt asks for an idle server.
+    metadata = (client._metadata() or ()) + ((ONLY_IF_IDLE_METADATA_KEY, "1"),)
+    deadline = None if client.timeout is None else time.monotonic() + client.timeout
+
+    def start():
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        return client._jobs_stub.StylizeSequence(request, timeout=left, metadata=metadata, wait_for_ready=True)
+
+    return stream(None, client.address, start=start, prepare=client._fleet_prepare,
+                  servers=len(client.target.servers),
+                  idle=lambda: client._jobs_state == grpc.ChannelConnectivity.READY)
