@@ -153,6 +153,9 @@ class HelperJob:
         start_server(address, self.client, lambda: self.emit(type="status", text="Starting style server…"))
 
     def _stylize(self, job: dict) -> None:
+        if job.get("frames"):  # Filters ▸ Animation: a sequence job (server/plugin_frames.py)
+            from .plugin_frames import stylize_frames
+            return stylize_frames(self, job)
         content = self._image(job["content"])
         styles = [self._image(job["style"])] if job.get("style") else []
         regions = [Region(self._image(r["mask"]), tuple(self._image(s) for s in r.get("styles", ())))

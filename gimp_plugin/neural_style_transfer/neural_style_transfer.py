@@ -24,6 +24,7 @@ sys.path.insert(0, PLUGIN_DIR)
 import nst_dialog  # noqa: E402
 import nst_job  # noqa: E402
 import nst_preview  # noqa: E402
+import nst_frames  # noqa: E402  (Filters ▸ Animation ▸ … (frames): its own procedure)
 from nst_job import PluginError  # noqa: E402
 
 PROCEDURE = "plug-in-neural-style-transfer"
@@ -322,6 +323,10 @@ def run(procedure, run_mode, image, drawables, config, data):
     return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, GLib.Error(message))
 
 
+def run_frames(procedure, run_mode, image, drawables, config, data):
+    return nst_frames.run(procedure, run_mode, image, config, read_style, ARGUMENTS, PLUGIN_DIR)
+
+
 def add_option_argument(procedure, entry):
     """One option argument from the installer's table (see ``installer.plugin_arguments``)."""
     name, label, help_text, default = entry["name"], entry["label"], entry["help"], entry["default"]
@@ -338,12 +343,14 @@ def add_option_argument(procedure, entry):
 
 class NeuralStyleTransfer(Gimp.PlugIn):
     def do_query_procedures(self):
-        return [PROCEDURE]
+        return [PROCEDURE, nst_frames.PROCEDURE]
 
     def do_set_i18n(self, name):
         return False
 
     def do_create_procedure(self, name):
+        if name == nst_frames.PROCEDURE:
+            return nst_frames.create(self, name, ARGUMENTS, add_option_argument, run_frames)
         procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, run, None)
         procedure.set_image_types("RGB*, GRAY*")
         procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
