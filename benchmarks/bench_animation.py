@@ -2,15 +2,16 @@
 by frame (the baseline).
 
     python benchmarks/bench_animation.py [--images ../shared/images] [--out benchmarks/results/animation]
-        [--frames 8] [--size 256] [--preset draft] [--weights 1000] [--later-steps 0.5]
-        [--pictures docs/images]
+        [--frames 8] [--size 256] [--preset draft] [--runs 1000/0.5/1,300/0.5/1+2+4] [--pictures docs/images]
 
 The clip: a real photo (by_the_water_2560.jpg) seen by a camera that pans, zooms in and turns a little,
 with an elliptical cut-out of a second photo (coffee.png) sliding over it at another speed. Both motions are
 known, so the flow between frames is exact and so is the set of pixels hidden in the frame before
 (uncovered background, pixels that entered the view): the measure does not share the engine's DIS flow.
 
-Figures per run (``--weights`` lists the temporal weights tried; each is one sequence run):
+Figures per run (``--runs``: one sequence run per WEIGHT/LATER_STEPS/EARLIER_FRAMES, e.g. ``1000/0.5/1``
+for temporal weight 1000, half the steps after frame 1, the previous frame held; ``1+2+4`` adds the paper's
+long-term term over frames t−2 and t−4):
 
 * *temporal warping error*: the mean over consecutive frames of mean((r_t − warp(r_{t−1}))²), grey levels²,
   over the pixels visible in both frames, warped by the exact flow;
@@ -18,7 +19,7 @@ Figures per run (``--weights`` lists the temporal weights tried; each is one seq
 * *time per later frame*: the mean wall time of frames 2…N, against the independent run's mean per frame
   (each of those is a single job).
 
-``--pictures DIR`` writes the sequence (the first weight) and the baseline as animated WebPs there, and a
+``--pictures DIR`` writes the first run's sequence and the baseline as animated WebPs there, and a
 strip of three consecutive frames of each.
 """
 from __future__ import annotations
@@ -40,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from judge import Judge  # noqa: E402
 from nst_core import Engine, StyleOptions  # noqa: E402
 from nst_core.sequence import SequenceOptions, stylize_sequence  # noqa: E402
+from nst_core.sequence_spec import DEFAULT_LATER_STEPS, DEFAULT_TEMPORAL_WEIGHT  # noqa: E402
 from nst_core.temporal import warp  # noqa: E402
 
 BACKGROUND, CUTOUT, STYLE = "by_the_water_2560.jpg", "coffee.png", "starry_night.jpg"
@@ -156,8 +158,9 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--size", type=int, default=256, help="frame width (height 5/8 of it)")
     parser.add_argument("--preset", default="draft")
-    parser.add_argument("--weights", default="1000", help="temporal weights to try, comma-separated")
-    parser.add_argument("--later-steps", type=float, default=0.5)
+    parser.add_argument("--steps", type=int, help="final-scale steps (default: the preset's)")
+    parser.add_argument("--runs", default=f"{DEFAULT_TEMPORAL_WEIGHT:g}/{DEFAULT_LATER_STEPS:g}/1",
+                        help="WEIGHT/LATER_STEPS/EARLIER_FRAMES per sequence run, comma-separated")
     parser.add_argument("--pictures", help="write the animations and frame strips here (e.g. docs/images)")
     args = parser.parse_args()
 
@@ -167,7 +170,7 @@ def main() -> int:
     style = Image.open(images / STYLE).convert("RGB")
     engine, judge = Engine(), Judge()
     engine.warm_up()
-    options = StyleOptions(preset=args.preset, max_size=args.size)
+    options = StyleOptions(preset=args.preset, max_size=args.size, steps=args.steps)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for k, frame in enumerate(clip.frames):
@@ -178,20 +181,22 @@ def main() -> int:
               "size": clip.size, "preset": args.preset, "independent": base, "sequence": {}}
     print(f"independent: {json.dumps({k: v for k, v in base.items() if k != 'frame_s'})}", flush=True)
     first = None
-    for weight in (float(w) for w in args.weights.split(",")):
-        results, figures = run(engine, clip, style, options,
-                               SequenceOptions(temporal_weight=weight, later_steps=args.later_steps), judge)
+    for spec in args.runs.split(","):
+        weight, later, earlier = spec.split("/")
+        sequence = SequenceOptions(temporal_weight=float(weight), later_steps=float(later),
+                                   earlier_frames=tuple(int(j) for j in earlier.split("+")))
+        results, figures = run(engine, clip, style, options, sequence, judge)
         figures["ratios"] = {
             "warping_error": figures["warping_error"] / base["warping_error"],
             "style_distance": figures["style_distance"] / base["style_distance"],
             "later_frame_time": figures["later_frame_s"] / float(np.mean(base["frame_s"])),
         }
-        report["sequence"][str(weight)] = figures
-        print(f"temporal weight {weight:g}, later steps {args.later_steps:g}: "
+        report["sequence"][spec] = figures
+        print(f"{spec} (temporal weight/later steps/earlier frames): "
               f"{json.dumps({k: v for k, v in figures.items() if k != 'frame_s'})}", flush=True)
         first = first or results
         for k, frame in enumerate(results):
-            frame.save(out / f"w{weight:g}-{k + 1:02d}.png")
+            frame.save(out / f"{spec.replace('/', '_')}-{k + 1:02d}.png")
     for k, frame in enumerate(baseline):
         frame.save(out / f"independent-{k + 1:02d}.png")
     (out / "report.json").write_text(json.dumps(report, indent=2))

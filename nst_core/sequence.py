@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Optional, Sequence
 
+import numpy as np
 from PIL import Image
 
 from . import images, spec as spec_mod, temporal
@@ -92,19 +93,31 @@ class _Run:
     def _linked(self, t: int):
         """Frame t's job (init: the previous result warped) and its temporal term."""
         size = self._working_size()
-        current = self.frames[t].resize(size, Image.Resampling.LANCZOS) if self.frames[t].size != size \
-            else self.frames[t]
-        before = self.frames[t - 1].resize(size, Image.Resampling.LANCZOS) if self.frames[t - 1].size != size \
-            else self.frames[t - 1]
-        backward = temporal.flow(current, before)  # t → t−1: where each pixel of frame t was
-        forward = temporal.flow(before, current)
-        certainty = temporal.certainty(forward, backward)
-        target = temporal.warped_previous(self.results[-1].image, backward, size)
-        init = images.to_image(target)
-        if self.later.preserve_colors == "luminance":  # the engine optimizes the luma there
-            target = images.luminance(target)
+        current = self._at(t, size)
+        targets, certainties, covered = [], [], None
+        for j in self.seq.earlier_frames:  # (1,): the previous frame; more: the paper's long-term term
+            if t - j < 0:
+                break
+            before = self._at(t - j, size)
+            backward = temporal.flow(current, before)  # t → t−j: where each pixel of frame t was
+            forward = temporal.flow(before, current)
+            certainty = temporal.certainty(forward, backward)
+            if covered is not None:  # an earlier frame holds only what the nearer ones could not see
+                certainty = np.maximum(certainty - covered, 0)
+            covered = certainty if covered is None else np.minimum(covered + certainty, 1)
+            target = temporal.warped_previous(self.results[t - j].image, backward, size)
+            if j == 1:
+                init = images.to_image(target)
+            if self.later.preserve_colors == "luminance":  # the engine optimizes the luma there
+                target = images.luminance(target)
+            targets.append(target)
+            certainties.append(temporal.to_certainty_tensor(certainty))
         job = replace(self.first, content=self.frames[t], options=self.later, init_image=init)
-        return job, temporal.TemporalTerm(target, temporal.to_certainty_tensor(certainty), self.seq.temporal_weight)
+        return job, temporal.TemporalTerm(targets, certainties, self.seq.temporal_weight)
+
+    def _at(self, t: int, size: tuple[int, int]) -> Image.Image:
+        frame = self.frames[t]
+        return frame if frame.size == size else frame.resize(size, Image.Resampling.LANCZOS)
 
     def _working_size(self) -> tuple[int, int]:
         """The final scale's (w, h): flows and targets are made there, where the optimization sees them."""

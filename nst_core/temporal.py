@@ -85,37 +85,43 @@ def certainty(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
 
 
 class TemporalTerm:
-    """``weight · Σ c·(x − target)² / (Σ c · 3 · 255²)`` on the optimized image x (RGB 0..255): the previous
-    frame's result warped into this frame (``target``) held where the flow vouches for it (certainty ``c``).
+    """``weight · Σ_j Σ c_j·(x − target_j)² / (Σ c_1 · 3 · 255²)`` on the optimized image x (RGB 0..255): the
+    previous frame's result warped into this frame (``target_1``) held where the flow vouches for it
+    (certainty ``c_1``), and with the long-term variant earlier frames' results where only they see a pixel.
     Divided by the full range so it is O(1) like the engine's relative terms, and the weight reads like
     theirs (nst_core.engine._weights)."""
 
-    def __init__(self, target: torch.Tensor, weight_map: torch.Tensor, weight: float):
-        self.target = target.float()  # (1, 3, H, W) at the frame's working size
-        self.certainty = weight_map.float()  # (1, 1, H, W)
+    def __init__(self, target, weight_map, weight: float):
+        targets = target if isinstance(target, (list, tuple)) else [target]
+        maps = weight_map if isinstance(weight_map, (list, tuple)) else [weight_map]
+        self.pairs = [(t.float(), c.float()) for t, c in zip(targets, maps)]  # (1, 3, H, W), (1, 1, H, W)
         self.weight = float(weight)
 
-    def at(self, size: tuple[int, int], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        """Target and certainty at a scale's (w, h)."""
+    def at(self, size: tuple[int, int], device: torch.device) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Targets and certainties at a scale's (w, h)."""
         w, h = size
-        target, c = self.target, self.certainty
-        if tuple(target.shape[2:]) != (h, w):
-            target = F.interpolate(target, size=(h, w), mode="area")
-            c = F.interpolate(c, size=(h, w), mode="area")
-        return target.to(device), c.to(device)
+        out = []
+        for target, c in self.pairs:
+            if tuple(target.shape[2:]) != (h, w):
+                target = F.interpolate(target, size=(h, w), mode="area")
+                c = F.interpolate(c, size=(h, w), mode="area")
+            out.append((target.to(device), c.to(device)))
+        return out
 
     def wrap(self, objective, size: tuple[int, int], device: torch.device):
         """The scale's objective with this term added to its loss and gradient (the engine's extra-term hook)."""
         if self.weight == 0:
             return objective
-        target, c = self.at(size, device)
-        norm = max(float(c.sum()), 1.0) * 3 * 255.0 ** 2
+        pairs = self.at(size, device)
+        norm = max(float(pairs[0][1].sum()), 1.0) * 3 * 255.0 ** 2
 
         def with_temporal(image: torch.Tensor, tiles, on_tile=None):
             terms, grad = objective(image, tiles, on_tile)
-            diff = image - target
-            value = self.weight * float((c * diff * diff).sum()) / norm
-            grad.add_(diff.mul_(c).mul_(2 * self.weight / norm))
+            value = 0.0
+            for target, c in pairs:
+                diff = image - target
+                value += self.weight * float((c * diff * diff).sum()) / norm
+                grad.add_(diff.mul_(c).mul_(2 * self.weight / norm))
             terms = dict(terms, temporal=value, total=terms["total"] + value)
             return terms, grad
 
