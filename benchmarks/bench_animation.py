@@ -161,6 +161,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, help="final-scale steps (default: the preset's)")
     parser.add_argument("--runs", default=f"{DEFAULT_TEMPORAL_WEIGHT:g}/{DEFAULT_LATER_STEPS:g}/1",
                         help="WEIGHT/LATER_STEPS/EARLIER_FRAMES per sequence run, comma-separated")
+    parser.add_argument("--baseline", help="reuse the independent run in this earlier --out folder")
     parser.add_argument("--pictures", help="write the animations and frame strips here (e.g. docs/images)")
     args = parser.parse_args()
 
@@ -176,7 +177,14 @@ def main() -> int:
     for k, frame in enumerate(clip.frames):
         frame.save(out / f"clip-{k + 1:02d}.png")
 
-    baseline, base = run(engine, clip, style, options, SequenceOptions(independent=True), judge)
+    if args.baseline:  # an earlier run's baseline on the same clip and options (it takes the longest)
+        earlier = Path(args.baseline)
+        base = json.loads((earlier / "report.json").read_text())["independent"]
+        baseline = [Image.open(earlier / f"independent-{k + 1:02d}.png").convert("RGB") for k in range(args.frames)]
+    else:
+        baseline, base = run(engine, clip, style, options, SequenceOptions(independent=True), judge)
+    for k, frame in enumerate(baseline):
+        frame.save(out / f"independent-{k + 1:02d}.png")
     report = {"machine": f"{engine.device}, {torch.get_num_threads()} threads", "frames": args.frames,
               "size": clip.size, "preset": args.preset, "independent": base, "sequence": {}}
     print(f"independent: {json.dumps({k: v for k, v in base.items() if k != 'frame_s'})}", flush=True)
@@ -197,8 +205,6 @@ def main() -> int:
         first = first or results
         for k, frame in enumerate(results):
             frame.save(out / f"{spec.replace('/', '_')}-{k + 1:02d}.png")
-    for k, frame in enumerate(baseline):
-        frame.save(out / f"independent-{k + 1:02d}.png")
     (out / "report.json").write_text(json.dumps(report, indent=2))
     if args.pictures:
         save_pictures(Path(args.pictures), "animation-sequence", first)

@@ -1,7 +1,7 @@
 """Sequence jobs: N frames stylized so that what stays still stays still (Ruder, Dosovitskiy, Brox 2016).
 
 Frame 1 is a plain job. Frame t starts from frame t−1's result moved by the optical flow of the content
-frames (t → t−1) and adds the temporal loss of nst_core.temporal, which holds the pixels the forward-backward
+frames (t → t−1), and from the content frame where that flow is not certain, and adds the temporal loss of nst_core.temporal, which holds the pixels the forward-backward
 check vouches for; it starts near its answer, so it runs only the final scale, with a share of its steps
 (``SequenceOptions.later_steps``). Every frame uses the same seed, so the same input gives the same frames.
 Each finished frame goes to ``on_frame`` at once: a cancel or a failure later loses none of them.
@@ -107,7 +107,11 @@ class _Run:
             covered = certainty if covered is None else np.minimum(covered + certainty, 1)
             target = temporal.warped_previous(self.results[t - j].image, backward, size)
             if j == 1:
-                init = images.to_image(target)
+                # Where the flow cannot vouch for a pixel (uncovered background, a new border), the warp
+                # smears the occluder's strokes there, and the later frame's few steps leave a trail: start
+                # those pixels from the content frame, as a plain job starts.
+                c = temporal.to_certainty_tensor(certainty)
+                init = images.to_image(c * target + (1 - c) * images.to_tensor(current))
             if self.later.preserve_colors == "luminance":  # the engine optimizes the luma there
                 target = images.luminance(target)
             targets.append(target)
