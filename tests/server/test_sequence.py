@@ -4,6 +4,7 @@ job, and Describe reports the bounds."""
 from __future__ import annotations
 
 import io
+import time
 
 import pytest
 from PIL import Image
@@ -86,3 +87,32 @@ def test_bad_sequence_options_name_the_option(client):
 def test_describe_reports_the_sequence_bounds(client):
     limits = client.describe()["limits"]
     assert limits["max_frames"] == MAX_FRAMES and limits["max_sequence_pixels"] == MAX_SEQUENCE_PIXELS
+
+
+def test_in_a_fleet_each_sequence_is_one_job_on_one_idle_server(engine):
+    import threading
+
+    from server.client import Started, StyleClient
+    from tests.server.test_fleet import addresses, fleet
+
+    records = [{}, {}]
+
+    def run(record):
+        with StyleClient(addresses(handles), timeout=300) as fleet_client:
+            for event in fleet_client.stylize_sequence([encoded(f) for f in moving_frames(3)], [STYLE],
+                                                       options=OPTIONS):
+                if isinstance(event, Started):
+                    record.setdefault("servers", []).append(event.server_name)
+                elif isinstance(event, Frame):
+                    record.setdefault("frames", []).append(event.index)
+
+    with fleet(engine, 2) as handles:
+        threads = [threading.Thread(target=run, args=(r,)) for r in records]
+        for t in threads:
+            t.start()
+            time.sleep(0.5)  # the first sequence is running before the second asks for an idle server
+        for t in threads:
+            t.join(300)
+    assert [r["frames"] for r in records] == [[0, 1, 2], [0, 1, 2]]
+    assert all(len(r["servers"]) == 1 for r in records)  # one start: the whole sequence on one server
+    assert records[0]["servers"] != records[1]["servers"]
