@@ -117,7 +117,7 @@ def warping_error(results: list[Image.Image], clip: Clip) -> float:
         flow, visible = clip.backward(t)
         now = torch.from_numpy(np.asarray(results[t].convert("RGB"), np.float32)).permute(2, 0, 1)[None]
         before = torch.from_numpy(np.asarray(results[t - 1].convert("RGB"), np.float32)).permute(2, 0, 1)[None]
-        moved = warp(before, flow)
+        moved = warp(before, flow, "bilinear")  # the measure stays as it was when the baseline was taken
         squared = ((now - moved) ** 2).mean(1)[0].numpy()
         errors.append(float(squared[visible].mean()))
     return float(np.mean(errors))
