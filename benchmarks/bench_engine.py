@@ -22,7 +22,7 @@ from torchvision.models import vgg19
 from nst_core import CancelToken, Cancelled, Engine, StyleOptions
 from nst_core.images import to_tensor
 from nst_core.losses import content_loss, gram_matrix, style_loss
-from nst_core.options import resolve
+from nst_core.contract.options import resolve
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT, STYLE = ROOT / "samples" / "astronaut.png", ROOT / "samples" / "starry_night.jpg"

@@ -29,7 +29,7 @@ from nst_core import Engine, StyleOptions
 from nst_core.images import to_tensor
 from nst_core.lean import kept_bytes_per_pixel
 from nst_core.losses import gram_matrix, style_loss
-from nst_core.options import resolve
+from nst_core.contract.options import resolve
 
 ROOT = Path(__file__).resolve().parent.parent
 STYLE = ROOT / "samples" / "starry_night.jpg"

@@ -28,7 +28,7 @@ from PIL import Image
 
 from nst_core import Engine, StyleOptions
 from nst_core import precision as precision_mod
-from nst_core.layers import LAYER_INDEX, LAYER_NAMES
+from nst_core.contract.layers import LAYER_INDEX, LAYER_NAMES
 from nst_core.losses import gram_matrix
 
 ROOT = Path(__file__).resolve().parent.parent

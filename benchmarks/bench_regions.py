@@ -33,8 +33,8 @@ from judge import Judge  # noqa: E402
 
 from nst_core import Engine, StyleOptions  # noqa: E402
 from nst_core import regions as regions_mod  # noqa: E402
-from nst_core.layers import downsample  # noqa: E402
-from nst_core.spec import RegionInput  # noqa: E402
+from nst_core.contract.layers import downsample  # noqa: E402
+from nst_core.contract.spec import RegionInput  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 AREA_GUIDES = regions_mod.guides_at  # the engine's way

@@ -16,7 +16,7 @@ import stat
 import subprocess
 import sys
 
-from nst_core.options import option_defaults, option_specs
+from nst_core.contract.options import option_defaults, option_specs
 
 from . import PLUGIN_NAME, PLUGIN_SOURCE
 from .neural_style_transfer.nst_job import ARGUMENTS_FILE, CONFIG_FILE

@@ -7,8 +7,8 @@ Typical use::
     result = engine.stylize(content, [style], StyleOptions(preset="balanced"))
     result.image.save("out.png")
 
-The names below are imported on first use, so ``nst_core.errors``, ``nst_core.options`` and
-``nst_core.limits`` stay free of torch for client-side code that shares them.
+The names below are imported on first use, so ``nst_core.contract.errors``, ``nst_core.contract.options`` and
+``nst_core.contract.limits`` stay free of torch for client-side code that shares them.
 """
 from __future__ import annotations
 
@@ -23,12 +23,12 @@ os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 _EXPORTS = {
     "Engine": "engine", "StyleResult": "engine", "select_device": "engine",
     "TargetCache": "cache",
-    "CancelToken": "progress", "Progress": "progress",
-    "NSTError": "errors", "InvalidInput": "errors", "WeightsUnavailable": "errors", "Cancelled": "errors",
-    "DeviceOutOfMemory": "errors",
+    "CancelToken": "contract.progress", "Progress": "contract.progress",
+    "NSTError": "contract.errors", "InvalidInput": "contract.errors", "WeightsUnavailable": "contract.errors", "Cancelled": "contract.errors",
+    "DeviceOutOfMemory": "contract.errors",
     "decode_image": "images", "load_image": "images",
-    "LAYER_NAMES": "layers",
-    "PRESETS": "options", "StyleOptions": "options", "resolve": "options",
+    "LAYER_NAMES": "contract.layers",
+    "PRESETS": "contract.options", "StyleOptions": "contract.options", "resolve": "contract.options",
     "StyleEngine": "interface",
 }
 __all__ = list(_EXPORTS)

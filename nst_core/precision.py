@@ -24,7 +24,7 @@ from typing import Iterator, Optional
 
 import torch
 
-from .errors import InvalidInput
+from .contract.errors import InvalidInput
 
 #: What ``auto`` means on CUDA: the one place to change it (README "Performance", GPU figures).
 CUDA_DEFAULT = "tf32"

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .layers import downsample
+from .contract.layers import downsample
 
 #: Weights under this (half an 8-bit step) are zero.
 NEGLIGIBLE = 0.5 / 255

@@ -32,7 +32,7 @@ The loss terms, and why tiling them needs two passes:
   in loss (README "Tiled optimization").
 
 Exactness: an inner region's activations are exact when the halo covers the deepest layer's context
-(:func:`nst_core.layers.context`, 70 px for relu5_1); then the tiled loss and gradient equal the untiled
+(:func:`nst_core.contract.layers.context`, 70 px for relu5_1); then the tiled loss and gradient equal the untiled
 ones up to float rounding. A smaller halo (the job's default, see ``DEFAULT_HALO``) perturbs the deepest
 layers' activations near inner edges slightly; moving the cuts randomly between steps keeps those small
 errors from piling up along fixed lines (no seams).
@@ -46,7 +46,7 @@ from typing import Callable, Mapping, Optional, Sequence, Union
 
 import torch
 
-from .layers import context, downsample
+from .contract.layers import context, downsample
 from .losses import Box, gram_matrix
 
 #: ``net(image, layer_names) -> activations``: the engine's feature extractor on an RGB 0..255 image.

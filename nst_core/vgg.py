@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import WeightsUnavailable
-from .layers import LAYER_INDEX, LAYER_NAMES, channels
+from .contract.errors import WeightsUnavailable
+from .contract.layers import LAYER_INDEX, LAYER_NAMES, channels
 
 
 class VGGFeatures(nn.Module):

@@ -24,6 +24,7 @@ import grpc
 from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from nst_core.contract.spec import RegionInput as Region  # a region to send: its images as ImageData
 from protos.nst.v1 import style_pb2, style_pb2_grpc
 
 from . import fleet
@@ -85,23 +86,12 @@ class ImageData:
         return style_pb2.ImageData(encoded=self.data)
 
 
-@dataclass(frozen=True)
-class Region:
-    """A part of the picture with its own style: ``mask`` an encoded 8-bit grey file (mode L) at the
-    content's size, 0 outside and 255 inside; ``styles`` its style images (none: the content is kept
-    there), ``style_blend`` one weight each (None: equal); ``strength`` multiplies its style term (None: 1)."""
-
-    mask: ImageData
-    styles: tuple[ImageData, ...] = ()
-    style_blend: Optional[tuple[float, ...]] = None
-    strength: Optional[float] = None
-
-    def to_proto(self) -> style_pb2.Region:
-        region = style_pb2.Region(mask=self.mask.to_proto(), styles=[s.to_proto() for s in self.styles],
-                                  style_blend=list(self.style_blend or ()))
-        if self.strength is not None:
-            region.strength = self.strength
-        return region
+def _region_proto(region: Region) -> style_pb2.Region:
+    message = style_pb2.Region(mask=region.mask.to_proto(), styles=[s.to_proto() for s in region.styles],
+                               style_blend=list(region.style_blend or ()))
+    if region.strength is not None:
+        message.strength = region.strength
+    return message
 
 
 def _trailing(error: grpc.RpcError) -> dict:
@@ -498,7 +488,7 @@ class StyleClient:
             preview_interval_seconds=preview_interval,
             preview_max_size=preview_max_size,
             output_format=_FORMATS[output_format],
-            regions=[r.to_proto() for r in regions or ()],
+            regions=[_region_proto(r) for r in regions or ()],
         )
         if init_image is not None:
             request.init_image.CopyFrom(init_image.to_proto())

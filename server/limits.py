@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from grpc_health.v1 import health
 from grpc_reflection.v1alpha import reflection
 
-from nst_core.limits import MAX_REGION_STRENGTH, MAX_REGIONS
+from nst_core.contract.limits import MAX_REGION_STRENGTH, MAX_REGIONS
 from protos.nst.v1 import style_pb2
 
 from .admission import CallKind

@@ -106,7 +106,7 @@ def test_install_gimp_plugin_forwards_its_arguments():
 
 
 def test_every_option_is_a_flag_with_its_choices():
-    from nst_core.options import PRESETS, option_specs
+    from nst_core.contract.options import PRESETS, option_specs
 
     run = _nst("stylize", "--help", timeout=60)
     assert run.returncode == 0, run.stderr

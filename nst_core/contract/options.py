@@ -53,7 +53,7 @@ PRESETS: dict[str, Preset] = {
     # 30 coarse steps (60 at the coarsest): the same judge figures as 40 (80) at 512 px, in the old default's time.
     "balanced": Preset("Balanced", "512 px, the default", max_size=512, steps=20, coarse_steps=30, **_WEIGHTS),
     "fine": Preset("Fine (slow)", "1024 px, sharper strokes", max_size=1024, steps=40, coarse_steps=60, **_WEIGHTS),
-    # Up to the content's own size; scales above 512 px get fewer steps (nst_core.schedule, README "Presets").
+    # Up to the content's own size; scales above 512 px get fewer steps (nst_core.contract.schedule, README "Presets").
     # 35 coarse steps (70 at the coarsest): the old loop's time at 1024×640 with better crops; 40 took 1.05-1.1×.
     "full": Preset("Full resolution", "the image's own size, brush strokes at 100 % zoom, tile by tile within "
                    "the server's memory budget; on a CPU this takes minutes (tens of minutes at 12 MP)",
@@ -261,8 +261,8 @@ def strength_stretch(strength: float) -> float:
 
 
 def resolve(options: StyleOptions) -> ResolvedOptions:
-    """Merge the preset into ``options`` and validate every field. (Styles, their blend weights and the
-    regions are checked with the rest of a job in :func:`nst_core.spec.build`.)"""
+    """Merge the preset into ``options`` and validate every field (a job's intake, nst_core.contract.spec.build,
+    calls this once; styles, blend weights and regions are checked there)."""
     _check_choice("preset", options.preset, PRESETS)
     preset = PRESETS[options.preset]
     values = {f.name: getattr(options, f.name) for f in fields(StyleOptions)}
@@ -280,16 +280,20 @@ def resolve(options: StyleOptions) -> ResolvedOptions:
     if 0 < values["tile_size"] < MIN_TILE_SIZE:
         raise InvalidInput("tile_size", f"must be 0 (automatic) or at least {MIN_TILE_SIZE}, got {values['tile_size']!r}")
     values["min_size"] = min(values["min_size"], values["max_size"])
-    _check_style_product(values)
-    return ResolvedOptions(**values)
+    resolved = ResolvedOptions(**values)
+    check_style_product(resolved)
+    return resolved
 
 
-def _check_style_product(values: dict) -> None:
-    """Each style layer's effective weight is a product of three options; past MAX_WEIGHT it diverges."""
-    product = values["style_weight"] * values["style_strength"] * max(values["style_layer_weights"])
+def check_style_product(opts: ResolvedOptions, region_strength: float = 1.0,
+                        field: str = "style_strength") -> None:
+    """Each style layer's effective weight is a product of the options (and, in a region, its strength);
+    past MAX_WEIGHT the optimization diverges. ``field`` names what made it too large."""
+    product = opts.style_weight * opts.style_strength * max(opts.style_layer_weights) * region_strength
     if product > MAX_WEIGHT:
-        raise InvalidInput("style_strength", f"style_weight × style_strength × the largest style_layer_weights "
-                                             f"entry must be at most {MAX_WEIGHT:g}, got {product:g}")
+        region = " × the region's strength" if field != "style_strength" else ""
+        raise InvalidInput(field, f"style_weight × style_strength × the largest style_layer_weights entry{region} "
+                                  f"must be at most {MAX_WEIGHT:g}, got {product:g}")
 
 
 def with_overrides(options: StyleOptions, **changes) -> StyleOptions:
@@ -299,6 +303,6 @@ def with_overrides(options: StyleOptions, **changes) -> StyleOptions:
 
 __all__ = [
     "StyleOptions", "ResolvedOptions", "OptionSpec", "Preset", "PRESETS", "DEFAULT_PRESET", "resolve",
-    "with_overrides", "option_specs", "option_defaults", "CONTENT_LAYERS", "STYLE_LAYERS", "OPTIMIZERS",
+    "with_overrides", "option_specs", "option_defaults", "check_count", "check_style_product", "CONTENT_LAYERS", "STYLE_LAYERS", "OPTIMIZERS",
     "INITS", "POOLINGS", "COLOR_MODES", "OUTPUT_SIZES", "PRECISIONS",
 ]
