@@ -4,7 +4,7 @@
 
 The plug-in runs inside GIMP's own Python, which has no grpcio; it starts ``PATH -m server.plugin_bridge``
 for each job, so PATH (default: the Python running this installer) must import the project's ``server``.
-Standard library only.
+Standard library and the torch-free option declarations (nst_core.contract.options) only.
 """
 from __future__ import annotations
 

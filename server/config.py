@@ -1,4 +1,5 @@
-"""Defaults shared by the server, the client library and the CLI (standard library only)."""
+"""Defaults shared by the server, the client library and the CLI (standard library and the torch-free
+nst_core.contract only)."""
 from __future__ import annotations
 
 import os
