@@ -16,13 +16,13 @@ import stat
 import subprocess
 import sys
 
-from nst_core.contract.options import option_defaults, option_specs
+from nst_core.contract.options import PRESETS, option_defaults, option_specs
 
 from . import PLUGIN_NAME, PLUGIN_SOURCE
 from .neural_style_transfer.nst_job import ARGUMENTS_FILE, CONFIG_FILE
 
 FLATPAK_APP = "org.gimp.GIMP"
-PLUGIN_FILES = (f"{PLUGIN_NAME}.py", "nst_job.py", "nst_preview.py")
+PLUGIN_FILES = (f"{PLUGIN_NAME}.py", "nst_dialog.py", "nst_job.py", "nst_preview.py")
 
 
 def default_gimp_dir(flatpak: bool = False, env=None, platform: str | None = None) -> str:
@@ -66,7 +66,9 @@ def plugin_arguments() -> list[dict]:
     entry): GIMP's Python cannot import the project, so the installer writes this table beside the plug-in.
 
     Each entry: name (the option's, with '-'), option, kind (choice, int or float), label, help, default, and
-    choices [[value, label, tooltip], …] or min/max; ``unset`` is the value that means "the preset's"."""
+    choices [[value, label, tooltip], …] or min/max; ``unset`` is the value that means "the preset's". The
+    preset's entry adds ``values``: per preset, the numbers it decides for ``unset`` arguments (the dialog
+    shows them)."""
     table = []
     for option, spec in option_specs().items():
         if spec.gimp is None:
@@ -85,6 +87,11 @@ def plugin_arguments() -> list[dict]:
                 entry["help"] += f" ({spec.gimp['unset']} = the preset's)"
         entry["default"] = entry.get("unset") if default is None else default
         table.append(entry)
+    decided = [e for e in table if "unset" in e and hasattr(PRESETS[option_defaults()["preset"]], e["option"])]
+    for entry in table:
+        if entry["option"] == "preset":
+            entry["values"] = {name: {e["name"]: getattr(preset, e["option"]) for e in decided}
+                               for name, preset in PRESETS.items()}
     return table
 
 

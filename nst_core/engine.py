@@ -97,9 +97,10 @@ class Engine:
 
     # -- network access --------------------------------------------------------------------------
     def network(self, pooling: str = "max", precision: str = "float32", keep: bool = False) -> tiling.Net:
-        """``net(rgb255, layer_names) -> activations``, converted to the network's input space; float32, or
-        with ``keep`` (a compact backward record instead of autograd's, nst_core.lean) in the network's own
-        dtype. ``precision`` as :func:`nst_core.precision.effective` gives it."""
+        """``net(rgb255, layer_names) -> activations`` in the network's own dtype (bf16 beyond relu1_1 in a bf16
+        twin: the Gram matrices and losses read them in float32, and autograd keeps them at half the size),
+        converted to the network's input space. ``keep``: with a compact backward record instead of
+        autograd's (nst_core.lean). ``precision`` as :func:`nst_core.precision.effective` gives it."""
         if pooling == "avg":
             self.model.avg_scales()  # measured once, in float32
         model = self.model_in(precision)
@@ -108,9 +109,9 @@ class Engine:
             x = self.preprocessing.to_network(rgb255)
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            if keep:  # the Gram matrices and losses read bf16 activations in float32 themselves
+            if keep:
                 return lean.trunk(model, x, names, pooling)
-            return {name: value.float() for name, value in model(x, names, pooling).items()}
+            return model(x, names, pooling)
 
         return net
 

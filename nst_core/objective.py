@@ -25,7 +25,7 @@ TERM_OPTIONS = {"style": "style_weight", "content": "content_weight", "tv": "tv_
 
 def relative(target: torch.Tensor) -> float:
     """The factor that makes a term relative to its target's own mean square."""
-    return 1.0 / max(float(target.pow(2).mean()), 1e-30)
+    return 1.0 / max(float(target.float().pow(2).mean()), 1e-30)
 
 
 def term_weights(opts: ResolvedOptions, content_targets, style_targets, content: torch.Tensor,

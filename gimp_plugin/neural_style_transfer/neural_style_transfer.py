@@ -21,6 +21,7 @@ from gi.repository import GdkPixbuf, Gegl, Gimp, GimpUi, Gio, GLib, GObject  # n
 
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, PLUGIN_DIR)
+import nst_dialog  # noqa: E402
 import nst_job  # noqa: E402
 import nst_preview  # noqa: E402
 from nst_job import PluginError  # noqa: E402
@@ -295,11 +296,12 @@ def run(procedure, run_mode, image, drawables, config, data):
     if watch:
         GimpUi.init(PROCEDURE)
     if run_mode == Gimp.RunMode.INTERACTIVE:
-        dialog = GimpUi.ProcedureDialog.new(procedure, config, "Neural Style Transfer")
-        dialog.fill(None)
-        accepted = dialog.run()
-        dialog.destroy()
-        if not accepted:
+        try:
+            server_default = nst_job.load_config(PLUGIN_DIR).get("server") or ""
+        except PluginError:
+            server_default = ""  # the run says how to reinstall
+        layer = drawables[0] if len(drawables) == 1 else None
+        if not nst_dialog.Dialog(procedure, config, image, layer, ARGUMENTS, server_default).run():
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
     try:
         stylize(image, drawables, config, watch)
@@ -355,7 +357,7 @@ class NeuralStyleTransfer(Gimp.PlugIn):
         procedure.set_attribution("gimp-neural-style contributors", "MIT License", "2025")
         procedure.add_file_argument("style-file", "Style _file", "Image of the style (PNG, JPEG, WebP, TIFF, "
                                     "or anything GIMP opens)", Gimp.FileChooserAction.OPEN, True, None, RW)
-        procedure.add_drawable_argument("style-drawable", "Style _layer", "A layer of any open image to use as "
+        procedure.add_drawable_argument("style-drawable", "Style la_yer", "A layer of any open image to use as "
                                         "the style; overrides style-file when set", True, RW)
         for entry in ARGUMENTS:
             add_option_argument(procedure, entry)
@@ -370,10 +372,11 @@ class NeuralStyleTransfer(Gimp.PlugIn):
         procedure.add_string_argument("channel-styles", "C_hannel styles", "With regions channels: one "
                                       "'channel name=style file, layer name or none' per channel, separated by ;",
                                       "", RW)
-        procedure.add_string_argument("server", "Se_rver", "Style server address (empty = the installed "
-                                      "default)", "", RW)
-        procedure.add_boolean_argument("auto-start", "_Start the server if needed", "Start a local style "
-                                       "server when none answers", True, RW)
+        procedure.add_string_argument("server", "Server (blan_k: the installed one)", "Style server address "
+                                      "(empty = the installed default)", "", RW)
+        procedure.add_boolean_argument("auto-start", "Start a local server when none ans_wers", "Start a local "
+                                       "style server when none answers", True, RW)
+        nst_dialog.add_aux_arguments(procedure)
         return procedure
 
 

@@ -112,7 +112,7 @@ class StyleOptions:
                                     "above 1 the preset's final steps grow too, at most 1.3× from 3 on; "
                                     "style_weight × style_strength × a style layer's weight: at most 1e6)",
                                     "float", minimum=0, maximum=MAX_FACTOR,
-                                    gimp={"label": "Style _strength", "min": 0.01, "max": 100.0})
+                                    gimp={"label": "Styl_e strength", "min": 0.01, "max": 100.0})
     tv_weight: Optional[float] = _option(None, "total-variation loss weight", "float", minimum=0,
                                         maximum=MAX_WEIGHT)
     content_layers: tuple[str, ...] = _option(CONTENT_LAYERS, "layers of the content loss", "layers",
@@ -135,15 +135,15 @@ class StyleOptions:
                            hints=("VGG19's own 2×2 max pooling", "rescaled 2×2 average pooling",
                                   "anti-aliased max pooling: for Full resolution results where a fine dot grid "
                                   "shows at 100 %; 1.1-1.2× the time, twice the memory"),
-                           gimp={"label": "_Pooling"})
+                           gimp={"label": "Pooli_ng"})
     preserve_colors: str = _option("none", "keep the content's colours", "choice", choices=COLOR_MODES,
                                    labels=("No", "Luminance only", "Match colour histogram"),
-                                   gimp={"label": "Preserve _colors"})
+                                   gimp={"label": "Preser_ve colors"})
     multiscale: bool = _option(True, "coarse-to-fine over several scales", "bool")
     min_size: int = _option(128, "long side of the coarsest scale, pixels", "int",
                             **_count(MAX_SIDE, 0, exclusive_minimum=True))
     seed: int = _option(0, "random seed: same input and seed, same result", "int", **_count(MAX_SEED),
-                        gimp={"label": "S_eed", "max": 2**31 - 1})
+                        gimp={"label": "See_d", "max": 2**31 - 1})
     output_size: str = _option("content", "content: the result at the content's size; working: at the "
                                "optimized size", "choice", choices=OUTPUT_SIZES, cli=False)
     tile_size: int = _option(0, "inner tile side for scales optimized tile by tile, pixels (0: planned from the "

@@ -151,6 +151,29 @@ def set_preset(first):
     keys("alt+p", "Home" if first else "End")
 
 
+def override_steps(steps):
+    """Adjust size and steps (Alt+J) makes the preset's numbers editable; Steps (Alt+T) gets ``steps``."""
+    keys("alt+j", "alt+t", "ctrl+a")
+    type_text(str(steps))
+    keys("Tab")
+
+
+def keep_channel_as_it_is():
+    """Regions (Alt+G) ▸ the last entry, from the saved channels; the first channel's list (Alt+B) ▸ its
+    second entry, "Keep as it is"."""
+    keys("alt+g", "End", "alt+b", "Home", "Down")
+
+
+def dialog_shot(dialog, name, crops):
+    """A screenshot, and the dialog's frame as its crop for the README (the dialog outgrows GIMP's window)."""
+    xdotool("mousemove", SCREEN[0] - 4, SCREEN[1] - 4)
+    time.sleep(0.5)
+    screenshot(DIR, name)
+    box = geometry(dialog)  # under openbox, Y lies about 20 px below the client's top: the title bar is 20 more
+    crops[name] = [max(0, box["X"] - 3), max(0, box["Y"] - 40), min(SCREEN[0], box["X"] + box["WIDTH"] + 3),
+                   min(SCREEN[1], box["Y"] + box["HEIGHT"] - 18)]
+
+
 def press_ok(dialog):
     focus(dialog)
     keys("alt+o")
@@ -181,7 +204,7 @@ def wait_job_end(what="the filter to finish", timeout=JOB_TIMEOUT):
 def reset_to_factory_defaults(dialog):
     """Reset ▸ Reset to Factory Defaults (the second entry of the Reset button's menu)."""
     focus(dialog)
-    keys("alt+r", "Return")
+    keys("alt+r")  # the dialog's only R mnemonic: it presses Reset, which opens the popover
     time.sleep(0.5)
     keys("Down", "Return")  # the popover's buttons: Initial Values (focused), Factory Defaults
     time.sleep(0.5)
@@ -239,16 +262,23 @@ def cancelled_run(session, case, how):
 
 
 def first_session(case, report):
-    """Choose a style and Draft, OK, watch the painting form; then cancel twice (the plug-in's own Cancel,
-    GIMP's Cancel in the status bar)."""
+    """Choose a style and Draft, override its steps, keep the saved channel as it is, look into Advanced,
+    Save Settings, OK, watch the painting form; then cancel twice (the plug-in's own Cancel, GIMP's Cancel
+    in the status bar)."""
     with GimpSession(case["profile"], "first") as gimp:
         report["startup_s"] = gimp.startup_seconds
         report["initial"] = gimp.initial
         dialog = open_filter(gimp)
+        dialog_shot(dialog, "dialog-opened", report["crops"])
         choose_style_file(dialog, case["style"])
         set_preset(first=True)
-        xdotool("mousemove", SCREEN[0] - 4, SCREEN[1] - 4)
-        screenshot(DIR, "dialog")
+        dialog_shot(dialog, "dialog-draft", report["crops"])
+        override_steps(case["steps"])
+        keep_channel_as_it_is()
+        dialog_shot(dialog, "dialog", report["crops"])
+        keys("alt+a")  # Advanced: open, photographed, closed again
+        dialog_shot(dialog, "dialog-advanced", report["crops"])
+        keys("alt+a", "alt+s")  # Save Settings, for the second GIMP's Load Saved Settings
         started = time.monotonic()
         press_ok(dialog)
         wait_window(PREVIEW)
@@ -265,24 +295,32 @@ def first_session(case, report):
 
 
 def second_session(case, report):
-    """A new GIMP on the same profile: the dialog comes back with the last values; Reset clears them."""
+    """A new GIMP on the same profile: the dialog comes back with the last values; Reset clears them; Load
+    Saved Settings brings back what the first GIMP saved."""
     with GimpSession(case["profile"], "second") as gimp:
         report["initial_2"] = gimp.initial
         dialog = open_filter(gimp)
-        xdotool("mousemove", SCREEN[0] - 4, SCREEN[1] - 4)
-        screenshot(DIR, "remembered")
+        dialog_shot(dialog, "remembered", report["crops"])
         press_ok(dialog)
         wait_job_end()
         report["after_remembered"] = gimp.state()
         report["last_values_2"] = last_values(case["profile"])
         dialog = open_filter(gimp)
         reset_to_factory_defaults(dialog)
-        screenshot(DIR, "reset")
+        dialog_shot(dialog, "reset", report["crops"])
         choose_style_file(dialog, case["style"])
         press_ok(dialog)
         wait_job_end()
         report["after_reset"] = gimp.state()
         report["last_values_3"] = last_values(case["profile"])
+        dialog = open_filter(gimp)
+        keys("alt+l")  # Load Saved Settings
+        time.sleep(0.5)
+        dialog_shot(dialog, "loaded", report["crops"])
+        press_ok(dialog)
+        wait_job_end()
+        report["after_loaded"] = gimp.state()
+        report["last_values_4"] = last_values(case["profile"])
 
 
 def last_values(profile):
@@ -298,18 +336,16 @@ def last_values(profile):
 def main():
     with open(os.path.join(DIR, "case.json")) as f:
         case = json.load(f)
-    report, started = {}, time.monotonic()
+    report, started = {"crops": {}}, time.monotonic()
     try:
         with Display():
-            first_session(case, report)
-            second_session(case, report)
-    except Exception as exc:
-        report["error"] = f"{type(exc).__name__}: {exc}"
-        try:
-            screenshot(DIR, "failure")
-        except Exception:
-            pass
-        raise
+            try:
+                first_session(case, report)
+                second_session(case, report)
+            except Exception as exc:
+                report["error"] = f"{type(exc).__name__}: {exc}"
+                screenshot(DIR, "failure")  # while the display is still there (without it Gdk exits at once)
+                raise
     finally:
         report["seconds"] = round(time.monotonic() - started, 1)
         with open(os.path.join(DIR, "report.json"), "w") as f:

@@ -80,7 +80,7 @@ def type_text(text):
 def geometry(wid):
     out = xdotool("getwindowgeometry", "--shell", wid)
     values = dict(line.split("=", 1) for line in out.splitlines())
-    return {k: int(values[k]) for k in ("WIDTH", "HEIGHT")}
+    return {k: int(values[k]) for k in ("X", "Y", "WIDTH", "HEIGHT")}
 
 
 def screenshot(folder, name):

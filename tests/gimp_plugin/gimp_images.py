@@ -26,14 +26,20 @@ def fill(layer, make_pixel):
     buffer.flush()
 
 
-def layer_state(layer):
-    """What a test compares of one layer: name, size, offsets and a digest of its pixels."""
-    return {"name": layer.get_name(), "size": [layer.get_width(), layer.get_height()],
-            "offsets": list(layer.get_offsets()[-2:]), "sha256": hashlib.sha256(pixels(layer)).hexdigest()}
+def layer_state(layer, inner=None):
+    """What a test compares of one layer: name, size, offsets and a digest of its pixels (and, with
+    ``inner`` = (x, y, w, h) in layer coordinates, of that rectangle's pixels)."""
+    state = {"name": layer.get_name(), "size": [layer.get_width(), layer.get_height()],
+             "offsets": list(layer.get_offsets()[-2:]), "sha256": hashlib.sha256(pixels(layer)).hexdigest()}
+    if inner:
+        rect = Gegl.Rectangle.new(*inner)
+        data = bytes(layer.get_buffer().get(rect, 1.0, RGBA8, Gegl.AbyssPolicy.CLAMP))
+        state["inner_sha256"] = hashlib.sha256(data).hexdigest()
+    return state
 
 
-def image_state(image):
+def image_state(image, inner=None):
     """The image as the artist could see it changed: layers, their pixels, the dirty flag, open images."""
-    return {"layers": [layer_state(layer) for layer in image.get_layers()], "dirty": image.is_dirty(),
+    return {"layers": [layer_state(layer, inner) for layer in image.get_layers()], "dirty": image.is_dirty(),
             "undo_enabled": image.undo_is_enabled(), "images": len(Gimp.get_images()),
             "selected": [layer.get_name() for layer in image.get_selected_layers()]}

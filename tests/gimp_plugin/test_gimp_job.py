@@ -31,18 +31,22 @@ def test_arguments_map_to_server_options():
     assert plugin_options(preset="fine", max_size=300, steps=50, style_strength=2.5, preserve_colors="luminance",
                           seed=7) == {
         "preset": "fine", "max_size": 300, "steps": 50, "style_strength": 2.5,
-        "pooling": "max", "preserve_colors": "luminance", "seed": 7, "output_size": "content"}
+        "pooling": "max", "preserve_colors": "luminance", "seed": 7, "precision": "auto", "output_size": "content"}
     # 0 means "the preset's": left to the server.
     assert plugin_options(preset="draft") == {
         "preset": "draft", "style_strength": 1.0, "pooling": "max", "preserve_colors": "none", "seed": 0,
-        "output_size": "content"}
+        "precision": "auto", "output_size": "content"}
 
 
 def test_argument_table_follows_the_engine_options():
     table = {entry["name"]: entry for entry in plugin_arguments()}
     assert list(table) == ["preset", "max-size", "steps", "style-strength", "pooling", "preserve-colors", "seed",
-                           "tile-size"]
+                           "tile-size", "precision"]
     assert [c[0] for c in table["preset"]["choices"]] == list(PRESETS)
+    assert [c[0] for c in table["precision"]["choices"]][0] == "auto"  # the dialog lists Auto first
+    # What each preset decides for the arguments at "the preset's": the dialog shows these numbers.
+    assert table["preset"]["values"]["draft"] == {"max-size": PRESETS["draft"].max_size,
+                                                  "steps": PRESETS["draft"].steps}
     assert [c[1] for c in table["preset"]["choices"]] == [p.label for p in PRESETS.values()]
     assert table["steps"]["max"] == MAX_STEPS and table["steps"]["unset"] == 0
 
