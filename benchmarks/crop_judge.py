@@ -25,8 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from judge import Judge  # noqa: E402
+from benchmarks.judge import Judge
 
 
 def crop_boxes(size: tuple[int, int], side: int, phases: int) -> list[tuple[int, int, int, int]]:

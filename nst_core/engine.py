@@ -30,6 +30,7 @@ from .contract.spec import JobSpec, Region, RegionInput, Sized
 from .memory import MemoryModel
 from .plan import FORWARD_COST, Grid, JobPlan, ScalePlan, StylePlan, plan_job
 from .preprocess import Preprocessing
+from .regions import guides_at
 from .vgg import VGGFeatures
 from .weights import load_weights
 
@@ -83,7 +84,7 @@ class Engine:
             memory.return_freed_memory_promptly()
         state, self.weights_info = load_weights(weights, preprocessing)  # type: WeightsInfo
         # channels_last: about 18 % faster convolutions on the CPU (oneDNN), and 10-20 % on CUDA with tensor
-        # cores (tf32, bf16) at 1024² and up (benchmarks/bench_gpu.py; README "Performance").
+        # cores (tf32, bf16) at 1024² and up (benchmarks/bench_gpu.py; docs/benchmarks.md "Performance").
         self.channels_last = True if channels_last is None else channels_last
         self.model = VGGFeatures(state).to(self.torch_device)
         if self.channels_last:
@@ -92,6 +93,7 @@ class Engine:
         self._memory_models: dict[str, MemoryModel] = {}
         self._twins: dict[torch.dtype, VGGFeatures] = {}
         self._lock = threading.Lock()
+        self.guides = guides_at  # how region masks reach each layer (with_guides)
         del state  # the model holds the weights now (channels-last copies on the CPU)
         memory.release_free_heap()  # what loading freed in the heap goes back now, not after the first job
 
@@ -159,6 +161,13 @@ class Engine:
             memory.release_free_heap()
 
     # -- memory --------------------------------------------------------------------------------------
+    def with_guides(self, guides: objective.Guides) -> "Engine":
+        """This engine with another way of carrying region masks down the network than
+        nst_core.regions.guides_at (benchmarks/bench_regions.py measures the ways against each other)."""
+        view = copy.copy(self)
+        view.guides = guides
+        return view
+
     def with_memory_budget(self, memory_budget_mb: Optional[int]) -> "Engine":
         """This engine (the same model, lock and memory models) with another budget; None: the device's."""
         view = copy.copy(self)
@@ -240,7 +249,7 @@ class Engine:
             self._release()
             raise
         finally:
-            if self.torch_device.type == "cpu":  # between jobs the RSS shows what stays (README "Limits")
+            if self.torch_device.type == "cpu":  # between jobs the RSS shows what stays (docs/server.md "Limits")
                 memory.release_free_heap()
 
     def _release(self) -> None:
@@ -407,7 +416,8 @@ class _Scale:
         init = self._initial(content, previous)
         del previous
         keep_net = job.keep_net if self.plan.grid.keep else None
-        terms = objective.build(job.net, opts, content, content_targets, groups, job.inputs.groups, keep_net)
+        terms = objective.build(job.net, opts, content, content_targets, groups, job.inputs.groups, keep_net,
+                                job.e.guides)
         del content
         return self._optimize(terms, init)
 

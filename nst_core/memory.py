@@ -6,7 +6,7 @@ the budget leaves beyond what is resident when it starts, times :data:`SAFETY` (
 
 The per-pixel figures were measured, not derived: peak RSS (CPU, `/proc/self/status` VmHWM after resetting
 it) or ``torch.cuda.max_memory_allocated`` around one forward+backward of the job's objective, at several
-sizes, in fresh processes (``python benchmarks/bench_fullres.py --calibrate``; README "Performance").
+sizes, in fresh processes (``python benchmarks/bench_fullres.py --calibrate``; docs/benchmarks.md "Performance").
 On CUDA the engine measures them itself (``torch.cuda.max_memory_allocated``) once per precision, since
 cuDNN's workspaces vary by GPU and bf16 halves the activations.
 """

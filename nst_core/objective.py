@@ -9,7 +9,7 @@ every picture and scale (docs/engine.md "Method").
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import torch
 
@@ -19,6 +19,8 @@ from .contract.options import ResolvedOptions
 from .contract.spec import Region
 from .regions import guides_at, region_shares
 
+#: How masks become per-layer guides: ``guides(masks, size, layers, device) -> {layer: maps}``.
+Guides = Callable[..., dict[str, torch.Tensor]]
 #: Each loss term and the option that weighs it (named when the term overflows).
 TERM_OPTIONS = {"style": "style_weight", "content": "content_weight", "tv": "tv_weight"}
 
@@ -52,21 +54,22 @@ def term_weights(opts: ResolvedOptions, content_targets, style_targets, content:
 
 def build(net: tiling.Net, opts: ResolvedOptions, content: torch.Tensor, content_targets,
           targets: Sequence[Optional[dict[str, torch.Tensor]]], groups: Sequence[Region] = (),
-          keep_net: Optional[tiling.Net] = None) -> tiling.TiledObjective:
+          keep_net: Optional[tiling.Net] = None, guides: Guides = guides_at) -> tiling.TiledObjective:
     """The objective at the scale of ``content`` (the content as the optimization sees it). ``targets``: per
     style group its blended target Grams (None: no styles there); ``groups``: the job's style groups
-    (nst_core.contract.spec), the main one first, when it has regions: one guide per group that has styles."""
+    (nst_core.contract.spec), the main one first, when it has regions: one guide per group that has styles,
+    made by ``guides`` (nst_core.regions.guides_at; benchmarks/bench_regions.py compares other ways)."""
     if len(groups) <= 1:
         weights = term_weights(opts, content_targets, targets[0], content)
         return tiling.TiledObjective(net, content_targets, targets[0], weights, keep_net)
     size = (content.shape[3], content.shape[2])
-    guides = guides_at([group.mask for group in groups[1:]], size, opts.style_layers, content.device)
+    maps = guides([group.mask for group in groups[1:]], size, opts.style_layers, content.device)
     styled = [g for g, grams in enumerate(targets) if grams is not None]
-    guides = {layer: maps[styled] for layer, maps in guides.items()}
+    maps = {layer: layer_maps[styled] for layer, layer_maps in maps.items()}
     per_layer = {layer: [targets[g][layer] for g in styled] for layer in opts.style_layers}
-    weights = term_weights(opts, content_targets, per_layer, content, region_shares(guides),
+    weights = term_weights(opts, content_targets, per_layer, content, region_shares(maps),
                            [groups[g].strength for g in styled])
-    return tiling.TiledObjective(net, content_targets, per_layer, weights, keep_net, guides)
+    return tiling.TiledObjective(net, content_targets, per_layer, weights, keep_net, maps)
 
 
 def check_finite(losses: dict[str, float], image: torch.Tensor, size: tuple[int, int], step: int) -> None:

@@ -24,11 +24,11 @@ from .contract.schedule import scales as schedule_scales
 from .contract.schedule import style_size
 from .tiling import exact_halo, max_piece
 
-DEFAULT_HALO = 64  # px of context around a tile: gradient within about 1e-4 of the exact one (README "Engine")
+DEFAULT_HALO = 64  # px of context around a tile: gradient within about 1e-4 of the exact one (docs/engine.md)
 JITTER_SHARE = 8  # tile cuts move by up to 1/8 of a tile between steps
 FORWARD_COST = 0.4  # a forward without gradients costs this share of a forward+backward (measured, CPU)
 # Kept tiles (nst_core.lean): a tile's forward that keeps its compact record costs this share of an autograd
-# forward+backward, and its backward the rest of KEEP_COST (measured, CPU; README "Tiled optimization").
+# forward+backward, and its backward the rest of KEEP_COST (measured, CPU; docs/engine.md "Tiled optimization").
 KEEP_FORWARD = 0.5
 KEEP_COST = 1.05
 MAX_HISTORY = 50  # L-BFGS history when memory allows (it never holds more entries than the scale's steps)
@@ -38,7 +38,7 @@ PIXEL_BYTES = 12  # one float32 RGB pixel
 LBFGS_EXTRA = 5  # image-sized tensors L-BFGS holds besides its history (flat gradient, previous, direction…)
 ADAM_STATE = 3  # exp_avg, exp_avg_sq and the denominator
 # Adam in place of L-BFGS (memory): 10 steps at 1024 px from the 512 px result reach a loss of 1.1e7 at lr 2,
-# 4.2e6 at lr 5 and 3.4e6 at lr 10 (L-BFGS: 2.8e6); at 100 % lr 2 stays blurry, 10 adds grain (README).
+# 4.2e6 at lr 5 and 3.4e6 at lr 10 (L-BFGS: 2.8e6); at 100 % lr 2 stays blurry, 10 adds grain (docs/benchmarks.md).
 FALLBACK_ADAM_LR = 5.0
 
 

@@ -9,7 +9,7 @@ it a Gram matrix over the whole picture (each guide's Gram runs only where it is
 
 Down the network the maps are *area-averaged*: at a layer with stride d a position's weight is the mean of
 the mask over its d×d cell (2×2 average pooling per pooling layer). Why this and not the variants of the
-reference code (README "Regions"):
+reference code (docs/engine.md "Regions"):
 
 * resized with nearest neighbours, a soft or diagonal edge turns into 16 px stair steps at relu5_1, and a
   feathered edge loses its softness at every layer below full resolution;

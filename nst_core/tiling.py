@@ -29,7 +29,7 @@ The loss terms, and why tiling them needs two passes:
   of a step on the CPU; keeping records makes a tiled step cost its windows' pixels and little more.
   Skipping pass 1 with Grams predicted from earlier steps was measured and rejected: the prediction misses
   by 10–70 % of ``G − A`` at Adam's step sizes, and the results came out 10 % (lr 2) to 74 % (lr 5) higher
-  in loss (README "Tiled optimization").
+  in loss (docs/engine.md "Tiled optimization").
 
 Exactness: an inner region's activations are exact when the halo covers the deepest layer's context
 (:func:`nst_core.contract.layers.context`, 70 px for relu5_1); then the tiled loss and gradient equal the untiled

@@ -1,4 +1,4 @@
-"""Every limit the server enforces, in one place; Describe reports them and README "Limits" lists them."""
+"""Every limit the server enforces, in one place; Describe reports them and docs/server.md "Limits" lists them."""
 from __future__ import annotations
 
 import math

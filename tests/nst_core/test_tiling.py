@@ -105,7 +105,7 @@ def test_the_default_halo_stays_within_a_small_bound(net, problem, reference):
     want_terms, want_grad = reference
     tiles = grid(171, 256, 2, 2, halo=DEFAULT_HALO, align=ALIGN)
     terms, grad = TiledObjective(net, content_targets, style_targets, WEIGHTS)(image, tiles)
-    # Measured: below 1e-4 on the gradient and 1e-5 on the loss (README "Engine"); bounded with a margin.
+    # Measured: below 1e-4 on the gradient and 1e-5 on the loss (docs/engine.md); bounded with a margin.
     assert relative(grad, want_grad) <= 1e-3
     assert terms["total"] == pytest.approx(want_terms["total"], rel=1e-4)
     # Without any halo the error is far larger: the bound above is not loose by accident.
