@@ -41,6 +41,24 @@ def test_describe_reports_every_option_with_its_bounds(client):
     assert info["limits"]["max_styles"] == 16
 
 
+@pytest.mark.parametrize("forced, expected", [("1", "bf16"), ("0", "float32")])
+def test_describe_says_what_auto_precision_means_and_why(client, engine, monkeypatch, forced, expected):
+    from nst_core import precision
+
+    if engine.torch_device.type != "cpu":
+        pytest.skip("the CPU's bf16 probe decides auto only on a CPU engine")
+    monkeypatch.setenv(precision.FORCE_ENV, forced)
+    precision.cpu_bf16.cache_clear()
+    try:
+        info = client.describe()
+    finally:
+        monkeypatch.delenv(precision.FORCE_ENV)
+        precision.cpu_bf16.cache_clear()
+    assert info["auto_precision"] == expected
+    assert info["auto_precision_reason"].startswith(f"auto = {expected}") and precision.FORCE_ENV in info[
+        "auto_precision_reason"]
+
+
 def test_health_names_the_serving_status(client):
     assert client.health() == "SERVING" and client.wait_ready(1) is True
 

@@ -39,6 +39,7 @@ CASES = {
     "unknown preset": (dict(options={"preset": "ultra"}), "preset"),
     "unknown colour mode": (dict(options={"preserve_colors": "sepia"}), "preserve_colors"),
     "unknown optimizer": (dict(options={"optimizer": "sgd"}), "optimizer"),
+    "unknown precision": (dict(options={"precision": "fp8"}), "precision"),
     "init image missing": (dict(options={"init": "image"}), "init_image"),
     "blend of the wrong length": (dict(style_blend=[1.0, 2.0]), "style_blend"),
 }
@@ -58,6 +59,15 @@ def test_bad_input_is_invalid_argument_naming_the_field(client, case):
     assert error.field == field and field in error.message
     assert "Traceback" not in error.message
     assert client.health() == "SERVING"
+
+
+def test_tf32_without_cuda_is_refused_naming_precision(client, engine):
+    if engine.torch_device.type == "cuda":
+        pytest.skip("tf32 runs on CUDA")
+    with pytest.raises(ClientError) as caught:
+        list(client.stylize(GOOD_CONTENT, [GOOD_STYLE], options=dict(SMALL, precision="tf32")))
+    assert (caught.value.code, caught.value.field) == ("INVALID_ARGUMENT", "precision")
+    assert "CUDA" in caught.value.message
 
 
 def test_server_still_runs_jobs_after_bad_input(client):
