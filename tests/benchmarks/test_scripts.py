@@ -25,10 +25,13 @@ def images(folder: Path, *names: str) -> Path:
     return folder
 
 
-def run(script: str, *args: str, timeout: float = 600) -> None:
+def run(script: str, *args: str, timeout: float = 600, targets: bool = False) -> None:
+    """``targets``: the script exits 1 when it misses a target, which a tiny size may; it must still finish
+    without an error."""
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], cwd=ROOT, timeout=timeout,
                           capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    finished = done.returncode == 0 or (targets and done.returncode == 1 and "Traceback" not in done.stderr)
+    assert finished, done.stdout[-2000:] + done.stderr[-4000:]
 
 
 def test_bench_server():
@@ -62,11 +65,11 @@ def test_bench_quality(tmp_path):
 
 @pytest.mark.skipif(shutil.which("taskset") is None, reason="bench_fleet pins its servers with taskset")
 def test_bench_fleet():
-    run("bench_fleet.py", "--jobs", "2", "--repeat", "1", "--size", "32", "--steps", "1")
+    run("bench_fleet.py", "--jobs", "2", "--repeat", "1", "--size", "32", "--steps", "1", targets=True)
 
 
 def test_load_test():
-    run("load_test.py", "--clients", "2", "--storm", "2", "--soak", "2", "--warmup", "1")
+    run("load_test.py", "--clients", "2", "--storm", "2", "--soak", "2", "--warmup", "1", targets=True)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="bench_gpu measures CUDA settings")
