@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 
 from nst_core import Engine, StyleOptions, precision
-from nst_core.options import CONTENT_LAYERS, STYLE_LAYERS
+from nst_core.contract.options import CONTENT_LAYERS, STYLE_LAYERS
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT, STYLE = ROOT / "samples" / "astronaut.png", ROOT / "samples" / "starry_night.jpg"
