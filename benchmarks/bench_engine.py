@@ -3,7 +3,7 @@ side-by-side picture of the default preset against single-scale L-BFGS given the
 
     python benchmarks/bench_engine.py [--device cpu|cuda] [--out benchmarks/results]
 
-Targets (README "Performance"): default preset at 512 px ≤ 120 s on the 2-core CPU; per-step time at
+Targets (docs/benchmarks.md "Performance"): default preset at 512 px ≤ 120 s on the 2-core CPU; per-step time at
 512² ≤ 0.8 × a plain float32 NCHW torchvision VGG19 forward+backward at 512², measured in the same run.
 """
 from __future__ import annotations
@@ -14,6 +14,7 @@ import resource
 import statistics
 import time
 from pathlib import Path
+from typing import Optional
 
 import torch
 from PIL import Image, ImageDraw
@@ -22,7 +23,7 @@ from torchvision.models import vgg19
 from nst_core import CancelToken, Cancelled, Engine, StyleOptions
 from nst_core.images import to_tensor
 from nst_core.losses import content_loss, gram_matrix, style_loss
-from nst_core.options import resolve
+from nst_core.contract.options import resolve
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT, STYLE = ROOT / "samples" / "astronaut.png", ROOT / "samples" / "starry_night.jpg"
@@ -101,8 +102,10 @@ def engine_layers(opts):
     return sorted(set(opts.content_layers) | set(opts.style_layers))
 
 
-def single_scale_for(engine: Engine, content, style, seconds: float) -> tuple[Image.Image, int]:
-    """Single-scale L-BFGS at 512 px from the content, stopped when ``seconds`` have passed."""
+def single_scale_for(engine: Engine, content, style, seconds: float,
+                     max_size: Optional[int] = None) -> tuple[Image.Image, int]:
+    """Single-scale L-BFGS at the default job's size (512 px) from the content, stopped when ``seconds`` have
+    passed."""
     token, latest, start = CancelToken(), {}, time.perf_counter()
 
     def on_step(p):
@@ -111,7 +114,7 @@ def single_scale_for(engine: Engine, content, style, seconds: float) -> tuple[Im
             token.cancel()
 
     try:
-        result = engine.stylize(content, [style], StyleOptions(multiscale=False, steps=10_000),
+        result = engine.stylize(content, [style], StyleOptions(multiscale=False, steps=10_000, max_size=max_size),
                                 progress=on_step, cancel=token)
         return result.image, result.steps
     except Cancelled:
@@ -155,6 +158,8 @@ def main() -> None:
     parser.add_argument("--full-content", default=str(CONTENT), help="CUDA: photo for the `full` job")
     parser.add_argument("--full-size", default="4096x3072", help="CUDA: size of the `full` job")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    parser.add_argument("--max-size", type=int, help="of the default-preset job and its single-scale rival "
+                                                      "(default: the preset's, 512)")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -177,7 +182,7 @@ def main() -> None:
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
-    default = engine.stylize(content, [style], StyleOptions())
+    default = engine.stylize(content, [style], StyleOptions(max_size=args.max_size))
     wall = time.perf_counter() - start
     peak = (f"{torch.cuda.max_memory_allocated() / 2**20:.0f} MiB GPU" if dev.type == "cuda"
             else f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB RSS (process peak)")
@@ -186,7 +191,7 @@ def main() -> None:
     if dev.type == "cuda":
         full_job(engine, Path(args.full_content), tuple(int(v) for v in args.full_size.split("x")), style, out)
 
-    single, steps = single_scale_for(engine, content, style, wall)
+    single, steps = single_scale_for(engine, content, style, wall, args.max_size)
     losses = {name: full_size_losses(engine, img, content, style)
               for name, img in (("default", default.image), ("single", single))}
     for name, l in losses.items():

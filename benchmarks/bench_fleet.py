@@ -20,7 +20,6 @@ Exits 1 when a target is missed. Linux only (taskset, /proc).
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import re
 import signal
@@ -35,22 +34,13 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.common import png, serve
+from server import envoy
+from server.client import ClientError, Finished, ImageData, Started, StyleClient
 
-from server import envoy  # noqa: E402
-from server.client import ClientError, Finished, ImageData, Started, StyleClient  # noqa: E402
-
-REPO = Path(__file__).resolve().parent.parent
 _JOB_LINE = re.compile(r"^(\S+ \S+) nst\.server job (\S+): .*?, \d+ steps, ([\d.]+) s \(queued ([\d.]+) s\), succeeded")
 SLACK = 0.2  # seconds: dispatch (a health update and a round trip) is not a wait
-
-
-def _png(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def _images(seed: int, size: int) -> tuple[ImageData, ImageData]:
@@ -59,7 +49,7 @@ def _images(seed: int, size: int) -> tuple[ImageData, ImageData]:
     content = np.stack([np.tile(gradient, (size, 1)), np.tile(gradient[:, None], (1, size)),
                         rng.integers(0, 256, (size, size), dtype=np.uint8)], axis=-1)
     style = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
-    return ImageData.encoded(_png(content)), ImageData.encoded(_png(style))
+    return ImageData.encoded(png(content)), ImageData.encoded(png(style))
 
 
 class Server:
@@ -73,22 +63,10 @@ class Server:
 
     def start(self) -> float:
         """Start and wait until SERVING; returns the monotonic time it was."""
-        env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-        env.pop("NST_TOKEN", None)
-        env.pop("NST_SERVER", None)
-        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        with open(self.log_path, "a") as log:
-            self.process = subprocess.Popen(
-                ["taskset", "-c", str(self.core), sys.executable, "-m", "server", "serve", "--address", self.address,
-                 "--name", self.name, "--queue-size", "64", "--grace", "2"],
-                stdout=subprocess.DEVNULL, stderr=log, env=env, cwd=REPO)
-        while True:
-            text = self.log_path.read_text()[offset:]
-            if "listening on" in text:
-                return time.monotonic()
-            if self.process.poll() is not None:
-                raise SystemExit(f"{self.name} exited:\n{text}")
-            time.sleep(0.05)
+        env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        self.process, _ = serve(["--address", self.address, "--name", self.name, "--queue-size", "64",
+                                 "--grace", "2"], self.log_path, prefix=["taskset", "-c", str(self.core)], env=env)
+        return time.monotonic()
 
     def kill(self) -> None:
         self.process.kill()

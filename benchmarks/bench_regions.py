@@ -28,13 +28,12 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
-sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
-from judge import Judge  # noqa: E402
+from benchmarks.judge import Judge
 
-from nst_core import Engine, StyleOptions  # noqa: E402
-from nst_core import regions as regions_mod  # noqa: E402
-from nst_core.layers import downsample  # noqa: E402
-from nst_core.spec import RegionInput  # noqa: E402
+from nst_core import Engine, StyleOptions
+from nst_core import regions as regions_mod
+from nst_core.contract.layers import downsample
+from nst_core.contract.spec import RegionInput
 
 ROOT = Path(__file__).resolve().parent.parent
 AREA_GUIDES = regions_mod.guides_at  # the engine's way
@@ -144,13 +143,9 @@ def edges(engine, content, a, b, size, out: Path, pictures: Path | None) -> dict
     content = content.resize((size, round(content.height * size / content.width)), Image.Resampling.LANCZOS)
     mask = diagonal_mask(content.size)
     crops, scores = [], {}
-    import nst_core.engine as engine_mod
     for name, guides in (("area (the engine's)", AREA_GUIDES), ("nearest", _nearest), ("eroded", _eroded)):
-        engine_mod.guides_at = guides
-        try:
-            result = engine.stylize(content, [b], StyleOptions(max_size=size), regions=[RegionInput(mask, [a])])
-        finally:
-            engine_mod.guides_at = AREA_GUIDES
+        result = engine.with_guides(guides).stylize(content, [b], StyleOptions(max_size=size),
+                                                    regions=[RegionInput(mask, [a])])
         crops.append((name, boundary_crop(result.image, 128)))
         result.image.save(out / f"edges-{name.split()[0]}.png")
         scores[name] = float(result.losses["total"])

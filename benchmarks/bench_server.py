@@ -9,22 +9,15 @@ in-process on 127.0.0.1:0 with the real weights; one optimizer step per job keep
 from __future__ import annotations
 
 import argparse
-import io
 import statistics
 import time
 
 import numpy as np
-from PIL import Image
 
+from benchmarks.common import png
 from nst_core.engine import Engine
 from server.client import Finished, ImageData, Result, StyleClient
 from server.service import start_server
-
-
-def _png(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def main() -> None:
@@ -39,7 +32,7 @@ def main() -> None:
     content = np.stack([np.tile(gradient, (side, 1)), np.tile(gradient[:, None], (1, side)),
                         np.full((side, side), 90.0)], axis=-1).astype(np.uint8)
     style = rng.integers(0, 256, (side, side, 3), dtype=np.uint8)
-    content_png, style_png = _png(content), _png(style)
+    content_png, style_png = png(content), png(style)
     options = {"max_size": side, "steps": 1, "multiscale": False}
 
     engine = Engine()

@@ -6,7 +6,7 @@ The quality judge (benchmarks/judge.py) looks at a whole picture at 256 px, wher
 does not show. Here each square crop of ``side`` px (the left and right ends of the picture, vertically
 centred) is judged at its own pixels: the judge's style distance (mean over relu1_1 … relu5_1 of
 ‖G(x) − G(s)‖² / ‖G(s)‖²) against the painting at the size a job paints it (the content's pixel count, never
-enlarged: nst_core.schedule.style_size's rule, written out here).
+enlarged: nst_core.contract.schedule.style_size's rule, written out here).
 
 The judge's VGG19 pools with 2×2 max pooling on a fixed lattice, and a picture optimized with max pooling
 can carry a dot grid on that very lattice that the judge then rewards when the crop starts on it. So every
@@ -25,8 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from judge import Judge  # noqa: E402
+from benchmarks.judge import Judge
 
 
 def crop_boxes(size: tuple[int, int], side: int, phases: int) -> list[tuple[int, int, int, int]]:

@@ -1,5 +1,5 @@
 """Lattice score (not a test): how strongly a picture carries a regular grid of fine dots, the artifact a
-few final steps at full resolution can leave (README "Convergence", the dot grid in `full`).
+few final steps at full resolution can leave (docs/benchmarks.md "Convergence", the dot grid in `full`).
 
     python benchmarks/lattice.py PICTURE [PICTURE...] [--periods 2,4,8] [--side 640]
 

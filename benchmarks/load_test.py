@@ -16,51 +16,39 @@ only (reads /proc).
 from __future__ import annotations
 
 import argparse
-import io
-import os
 import random
 import signal
-import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
+from benchmarks.common import png, serve
 from server.client import ClientError, Finished, ImageData, Queued, Result, Started, StyleClient
 
 CALL_SECONDS = 300.0  # a call still going after this long counts as a hang
 JOB = {"max_size": 48, "steps": 3, "multiscale": False}
 
 
-def _png(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
 def _images(seed: int) -> tuple[ImageData, ImageData]:
     rng = np.random.default_rng(seed)
     content = rng.integers(0, 256, (96, 128, 3), dtype=np.uint8)
     style = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
-    return ImageData.encoded(_png(content)), ImageData.encoded(_png(style))
+    return ImageData.encoded(png(content)), ImageData.encoded(png(style))
 
 
 class Server:
     """`python -m server serve` on a free port, its memory sampled and its health probed while it runs."""
 
     def __init__(self, queue_size: int, cache_mb: int):
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        env.pop("NST_TOKEN", None)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "server", "serve", "--address", "127.0.0.1:0", "--queue-size", str(queue_size),
-             "--cache-mb", str(cache_mb)],
-            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
-        self.address = self._listening()
-        threading.Thread(target=self.process.stderr.read, daemon=True).start()  # keep the log pipe drained
+        self.log = tempfile.NamedTemporaryFile(prefix="nst-load-test-", suffix=".log", delete=False)
+        self.process, self.address = serve(["--address", "127.0.0.1:0", "--queue-size", str(queue_size),
+                                            "--cache-mb", str(cache_mb)], Path(self.log.name))
         self.rss_peak = 0
         self.probes = Counter()
         self.probe_worst = 0.0
@@ -69,12 +57,6 @@ class Server:
                          threading.Thread(target=self._probe, daemon=True)]
         for t in self._threads:
             t.start()
-
-    def _listening(self) -> str:
-        for line in self.process.stderr:
-            if line.startswith("listening on "):
-                return line.split("listening on ", 1)[1].strip()
-        raise SystemExit("the server exited before listening")
 
     def rss(self) -> int:
         with open(f"/proc/{self.process.pid}/status") as status:

@@ -4,7 +4,7 @@
 
 The plug-in runs inside GIMP's own Python, which has no grpcio; it starts ``PATH -m server.plugin_bridge``
 for each job, so PATH (default: the Python running this installer) must import the project's ``server``.
-Standard library only.
+Standard library and the torch-free option declarations (nst_core.contract.options) only.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import stat
 import subprocess
 import sys
 
-from nst_core.options import PRESETS, option_defaults, option_specs
+from nst_core.contract.options import PRESETS, option_defaults, option_specs
 
 from . import PLUGIN_NAME, PLUGIN_SOURCE
 from .neural_style_transfer.nst_job import ARGUMENTS_FILE, CONFIG_FILE

@@ -7,28 +7,23 @@ Typical use::
     result = engine.stylize(content, [style], StyleOptions(preset="balanced"))
     result.image.save("out.png")
 
-The names below are imported on first use, so ``nst_core.errors``, ``nst_core.options`` and
-``nst_core.limits`` stay free of torch for client-side code that shares them.
+The names below are imported on first use: importing ``nst_core`` or its torch-free contract
+(:mod:`nst_core.contract`: errors, limits, options, a job's spec, progress, layer names, the schedule) loads
+no torch and changes nothing in the process's environment.
 """
 from __future__ import annotations
 
 import importlib
-import os
-
-# Large CPU tensors on transparent huge pages (read by torch at its first large allocation, so set before
-# any): a step at 1024×640 took 880 000 page faults and 3 s of system time without, 53 000 and 1.8 s with,
-# and ran 15-20 % faster (README "Performance"). Linux only; elsewhere torch ignores it.
-os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 _EXPORTS = {
     "Engine": "engine", "StyleResult": "engine", "select_device": "engine",
     "TargetCache": "cache",
-    "CancelToken": "progress", "Progress": "progress",
-    "NSTError": "errors", "InvalidInput": "errors", "WeightsUnavailable": "errors", "Cancelled": "errors",
-    "DeviceOutOfMemory": "errors",
+    "CancelToken": "contract.progress", "Progress": "contract.progress",
+    "NSTError": "contract.errors", "InvalidInput": "contract.errors", "WeightsUnavailable": "contract.errors",
+    "Cancelled": "contract.errors", "DeviceOutOfMemory": "contract.errors",
     "decode_image": "images", "load_image": "images",
-    "LAYER_NAMES": "layers",
-    "PRESETS": "options", "StyleOptions": "options", "resolve": "options",
+    "LAYER_NAMES": "contract.layers",
+    "PRESETS": "contract.options", "StyleOptions": "contract.options", "resolve": "contract.options",
     "StyleEngine": "interface",
 }
 __all__ = list(_EXPORTS)

@@ -1,35 +1,40 @@
-"""The public entry point: a resident VGG19 and the Gatys et al. optimization on top of it."""
+"""The public entry point: a resident VGG19 and the Gatys et al. optimization on top of it.
+
+The engine orchestrates: it loads the network once, plans each job (nst_core.plan) and runs it scale by
+scale: the targets, the objective (nst_core.objective), the optimizer's steps; the finished picture is
+composed by nst_core.compose.
+"""
 from __future__ import annotations
 
 import copy
 import gc
 import hashlib
 import logging
-import math
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from . import images, lean, losses, memory, precision as precision_mod, spec as spec_mod, tiling
+from . import compose, images, lean, memory, objective, precision as precision_mod, tiling
 from .cache import TargetCache
-from .errors import Cancelled, DeviceOutOfMemory, InvalidInput, is_out_of_memory, quote
+from .compose import Pictures
+from .contract import spec as spec_mod
+from .contract.errors import Cancelled, DeviceOutOfMemory, InvalidInput, is_out_of_memory, quote
+from .contract.options import ResolvedOptions, StyleOptions
+from .contract.progress import CancelToken, EtaTracker, Progress, ProgressCallback
+from .contract.spec import JobSpec, Region, RegionInput, Sized
 from .memory import MemoryModel
-from .options import ResolvedOptions, StyleOptions, resolve
-from .regions import guides_at, region_shares, styled_cover
-from .spec import JobSpec, RegionInput
-from .plan import FORWARD_COST, Grid, JobPlan, ScalePlan, plan_job
+from .plan import FORWARD_COST, Grid, JobPlan, ScalePlan, StylePlan, plan_job
 from .preprocess import Preprocessing
-from .progress import CancelToken, EtaTracker, Progress, ProgressCallback
+from .regions import guides_at
 from .vgg import VGGFeatures
 from .weights import load_weights
 
 log = logging.getLogger("nst.engine")
-PREVIEW_PIXELS = 2 ** 20  # previews of larger scales are reduced to about this many pixels
 FIRST_STEP = 0.5  # grey levels, mean per value: L-BFGS's first step under bf16 (see _Scale._optimize)
 
 
@@ -79,7 +84,7 @@ class Engine:
             memory.return_freed_memory_promptly()
         state, self.weights_info = load_weights(weights, preprocessing)  # type: WeightsInfo
         # channels_last: about 18 % faster convolutions on the CPU (oneDNN), and 10-20 % on CUDA with tensor
-        # cores (tf32, bf16) at 1024² and up (benchmarks/bench_gpu.py; README "Performance").
+        # cores (tf32, bf16) at 1024² and up (benchmarks/bench_gpu.py; docs/benchmarks.md "Performance").
         self.channels_last = True if channels_last is None else channels_last
         self.model = VGGFeatures(state).to(self.torch_device)
         if self.channels_last:
@@ -88,6 +93,7 @@ class Engine:
         self._memory_models: dict[str, MemoryModel] = {}
         self._twins: dict[torch.dtype, VGGFeatures] = {}
         self._lock = threading.Lock()
+        self.guides = guides_at  # how region masks reach each layer (with_guides)
         del state  # the model holds the weights now (channels-last copies on the CPU)
         memory.release_free_heap()  # what loading freed in the heap goes back now, not after the first job
 
@@ -155,6 +161,13 @@ class Engine:
             memory.release_free_heap()
 
     # -- memory --------------------------------------------------------------------------------------
+    def with_guides(self, guides: objective.Guides) -> "Engine":
+        """This engine with another way of carrying region masks down the network than
+        nst_core.regions.guides_at (benchmarks/bench_regions.py measures the ways against each other)."""
+        view = copy.copy(self)
+        view.guides = guides
+        return view
+
     def with_memory_budget(self, memory_budget_mb: Optional[int]) -> "Engine":
         """This engine (the same model, lock and memory models) with another budget; None: the device's."""
         view = copy.copy(self)
@@ -169,55 +182,29 @@ class Engine:
         """Bytes per pixel of a tile's step and forward pass (measured once per precision on CUDA; on the CPU
         the figures nst_core.memory holds per precision)."""
         if precision not in self._memory_models:
-            self._memory_models[precision] = memory.measure(*self._probes(precision)[:2], self.torch_device,
+            self._memory_models[precision] = memory.measure(*self.probes(precision)[:2], self.torch_device,
                                                             precision)
         return self._memory_models[precision]
 
-    def _probes(self, precision: str):
-        """One step of the default objective, and one forward-only Gram pass, on a random size² image."""
-        net = self.network("max", precision)
-        opts = resolve(StyleOptions())
-        layers = opts.style_layers
-
-        def image(size: int) -> torch.Tensor:
-            return torch.rand(1, 3, size, size, device=self.torch_device) * 255
-
-        def step(size: int) -> None:
-            x = image(size)
-            whole = tiling.grid(size, size, 1, 1, halo=0, align=16)
-            targets = tiling.accumulate_grams(net, image(64), layers, tiling.grid(64, 64, 1, 1, halo=0, align=16))
-            content = tiling.assemble_features(net, image(size), opts.content_layers, whole)
-            weights = tiling.Weights(1.0, 1.0, 1.0, dict(zip(layers, opts.style_layer_weights)))
-            tiling.TiledObjective(net, content, targets, weights)(x, whole)
-
-        def forward(size: int) -> None:
-            tiling.accumulate_grams(net, image(size), layers, tiling.grid(size, size, 1, 1, halo=0, align=16))
-
-        def kept_step(size: int) -> None:  # a size × 2·size image in two kept tiles (CPU calibration)
-            keep_net = self.network("max", precision, keep=True)
-            x, tiles = image(size).repeat(1, 1, 1, 2), tiling.grid(size, 2 * size, 1, 2, halo=32, align=16)
-            targets = tiling.accumulate_grams(net, image(64), layers, tiling.grid(64, 64, 1, 1, halo=0, align=16))
-            content = tiling.assemble_features(net, x, opts.content_layers, tiling.grid(size, 2 * size, 1, 1, halo=0,
-                                                                                        align=16))
-            weights = tiling.Weights(1.0, 1.0, 1.0, dict(zip(layers, opts.style_layer_weights)))
-            tiling.TiledObjective(net, content, targets, weights, keep_net)(x, tiles)
-
-        return step, forward, kept_step
+    def probes(self, precision: str):
+        """nst_core.memory.probes on this engine's network in ``precision``."""
+        return memory.probes(lambda keep: self.network("max", precision, keep=keep), self.torch_device)
 
     def plan(self, content_size: tuple[int, int], style_sizes: Sequence[tuple[int, int]],
-             options: StyleOptions = StyleOptions(), *, regions: int = 0) -> JobPlan:
-        """The plan a job with these sizes would run (InvalidInput if it cannot run), without running it.
-        ``style_sizes``: the main styles' and then every region's; ``regions``: how many masks."""
-        return self._plan(content_size, style_sizes, resolve(options), regions)
+             options: StyleOptions = StyleOptions()) -> JobPlan:
+        """The plan a job with these sizes would run (InvalidInput if it cannot run), without running it."""
+        return self.plan_job(spec_mod.build(Sized(tuple(content_size)), [Sized(tuple(s)) for s in style_sizes],
+                                            options))
 
-    def _plan(self, content_size, style_sizes, opts: ResolvedOptions, regions: int = 0) -> JobPlan:
+    def plan_job(self, job: JobSpec) -> JobPlan:
+        """The plan of a checked job within the engine's memory budget."""
+        opts = job.options
         precision = precision_mod.effective(opts.precision, self.torch_device)
         if self.torch_device.type == "cpu":
             memory.release_free_heap()
-        return plan_job(content_size, style_sizes, opts, budget=self.memory_budget_bytes(),
-                        resident=memory.resident_bytes(self.torch_device),
-                        model=memory.for_pooling(self.memory_model(precision), opts.pooling),
-                        masks=regions)
+        return plan_job(job.content.size, [[s.image.size for s in group.styles] for group in job.groups], opts,
+                        budget=self.memory_budget_bytes(), resident=memory.resident_bytes(self.torch_device),
+                        model=memory.for_pooling(self.memory_model(precision), opts.pooling))
 
     # -- the job ---------------------------------------------------------------------------------
     def stylize(self, content: Image.Image, styles: Sequence[Image.Image],
@@ -228,11 +215,10 @@ class Engine:
                 progress: Optional[ProgressCallback] = None,
                 cancel: Optional[CancelToken] = None,
                 style_cache: Optional[TargetCache] = None) -> StyleResult:
-        """Check a job (nst_core.spec.build) and run it within the engine's memory budget: for scripts that
+        """Check a job (nst_core.contract.spec.build) and run it within the engine's memory budget: for scripts that
         hold PIL images."""
-        if not isinstance(content, Image.Image):
-            raise InvalidInput("content", "must be an image")
-        job = spec_mod.build(content, styles, options, blend=blend, regions=regions, init_image=init_image)
+        job = spec_mod.build(content, styles, options, blend=blend, regions=regions, init_image=init_image,
+                             read=_pil_image)
         return self.run(job, progress=progress, cancel=cancel, style_cache=style_cache)
 
     def run(self, job: JobSpec, *, progress: Optional[ProgressCallback] = None,
@@ -242,8 +228,7 @@ class Engine:
         ``wrap(objective, (w, h), device)`` adds a term to each scale's objective (a sequence's temporal loss,
         nst_core.temporal.TemporalTerm)."""
         for field, image in job.image_fields():
-            if not isinstance(image, Image.Image):
-                raise InvalidInput(field, "must be an image")
+            _pil_image(field, image)
         with self._lock:
             result, failed_at = self._run(job, progress, cancel, style_cache, extra_term)
             if result is not None:
@@ -256,10 +241,9 @@ class Engine:
         """``(result, None)``, or ``(None, the size it ran out of memory at)``; any other failure is raised."""
         job = None
         try:
-            plan = self._plan(spec.content.size, [image.size for _, image in spec.style_fields()], spec.options,
-                              len(spec.regions))
+            plan = self.plan_job(spec)
             log.info("plan: %s", plan.describe())  # the optimizer state each scale keeps shows here
-            job = _Job(self, _Inputs.of(spec), spec.options, plan, _Hooks(progress, cancel, style_cache, extra_term))
+            job = _Job(self, Pictures.of(spec), spec.options, plan, _Hooks(progress, cancel, style_cache, extra_term))
             with precision_mod.backend_flags(job.precision, self.torch_device):
                 return job.run(), None
         except BaseException as exc:
@@ -268,7 +252,7 @@ class Engine:
             self._release()
             raise
         finally:
-            if self.torch_device.type == "cpu":  # between jobs the RSS shows what stays (README "Limits")
+            if self.torch_device.type == "cpu":  # between jobs the RSS shows what stays (docs/server.md "Limits")
                 memory.release_free_heap()
 
     def _release(self) -> None:
@@ -279,6 +263,13 @@ class Engine:
         gc.collect()
         if self.torch_device.type == "cuda":
             torch.cuda.empty_cache()
+
+
+def _pil_image(field: str, image):
+    """The engine runs on decoded pictures (PIL images); anything else is named and refused."""
+    if not isinstance(image, Image.Image):
+        raise InvalidInput(field, "must be an image")
+    return image
 
 
 def _checked_budget(memory_budget_mb: Optional[int]) -> Optional[int]:
@@ -297,32 +288,6 @@ def _out_of_memory_advice(device: str, size: tuple[int, int]) -> str:
 
 
 @dataclass
-class _Inputs:
-    """The job's pictures in working form: RGB content (+ alpha kept aside); the style groups (the main
-    styles, then each region's) as RGB images with their blend weights; the masks (L); the init image."""
-
-    mode: str
-    content: Image.Image
-    alpha: Optional[Image.Image]
-    groups: list[list[tuple[Image.Image, float]]]  # [main styles, region 1's, …]; empty: no style term there
-    masks: list[Image.Image]
-    strengths: list[float]  # per region
-    init: Optional[Image.Image]
-
-    @classmethod
-    def of(cls, spec: JobSpec) -> "_Inputs":
-        rgb, alpha = images.split_alpha(images.normalize_mode(spec.content))
-
-        def group(styles) -> list[tuple[Image.Image, float]]:
-            return [(images.normalize_mode(s.image).convert("RGB"), s.weight) for s in styles]
-
-        init = spec.init_image
-        return cls(spec.content.mode, rgb, alpha, [group(spec.styles)] + [group(r.styles) for r in spec.regions],
-                   [r.mask.convert("L") for r in spec.regions], [r.strength for r in spec.regions],
-                   images.normalize_mode(init).convert("RGB") if init is not None else None)
-
-
-@dataclass
 class _Hooks:
     progress: Optional[ProgressCallback]
     cancel: Optional[CancelToken]
@@ -333,7 +298,7 @@ class _Hooks:
 class _Job:
     """One stylization, following its plan: per scale the targets, then the steps (tile by tile)."""
 
-    def __init__(self, engine: Engine, inputs: _Inputs, opts: ResolvedOptions, plan: JobPlan, hooks: _Hooks):
+    def __init__(self, engine: Engine, inputs: Pictures, opts: ResolvedOptions, plan: JobPlan, hooks: _Hooks):
         self.e, self.inputs, self.opts, self.plan, self.hooks = engine, inputs, opts, plan, hooks
         self.device = engine.torch_device
         self.precision = precision_mod.effective(opts.precision, self.device)
@@ -357,7 +322,8 @@ class _Job:
             self.size = scale.size
             self.eta.start_scale(sum(s.target_work + s.steps * s.step_work for s in self.plan.scales[stage - 1:]))
             image = _Scale(self, stage, scale).run(image)
-        final = self._to_image(image, full_size=self.opts.output_size == "content", final=True)
+        final = compose.picture(image, self.inputs, self.opts.preserve_colors,
+                                full_size=self.opts.output_size == "content", final=True)
         return StyleResult(final, self.overall_step, time.perf_counter() - self.start, dict(self.losses),
                            [s.size for s in self.plan.scales], self.cache_hits, self.plan)
 
@@ -371,25 +337,21 @@ class _Job:
     # -- style targets -----------------------------------------------------------------------------
     def style_targets(self, scale: ScalePlan, content: torch.Tensor) -> list[Optional[dict[str, torch.Tensor]]]:
         """Per style group (the main styles, then each region's): its blended target Grams, or None."""
-        out, k = [], 0
-        for group in self.inputs.groups:
-            n = len(group)
-            sizes, grids = scale.style_sizes[k:k + n], scale.style_grids[k:k + n]
-            out.append(self._blend(group, sizes, grids, content) if group else None)
-            k += n
-        return out
+        return [self._blend(group, planned, content) if group.styles else None
+                for group, planned in zip(self.inputs.groups, scale.styles)]
 
-    def _blend(self, group, sizes, grids, content: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _blend(self, group: Region, planned: Sequence[StylePlan], content: torch.Tensor) -> dict[str, torch.Tensor]:
         blended: dict[str, torch.Tensor] = {}
-        for (style, weight), size, grid in zip(group, sizes, grids):
-            if weight == 0:
+        for style, at in zip(group.styles, planned):
+            if style.weight == 0:
                 continue
-            tensor = images.to_tensor(style, size).to(self.device)
+            weight = style.weight
+            tensor = images.to_tensor(style.image, at.size).to(self.device)
             if self.opts.preserve_colors == "luminance":
                 tensor = images.match_luminance(images.luminance(tensor), content)
             elif self.opts.preserve_colors == "histogram":
                 tensor = images.match_color_statistics(tensor, content)
-            for layer, gram in self._grams(tensor, grid).items():
+            for layer, gram in self._grams(tensor, at.grid).items():
                 blended[layer] = blended[layer] + weight * gram if layer in blended else weight * gram
             del tensor
         return blended
@@ -429,101 +391,15 @@ class _Job:
             return
         preview: Optional[Callable[[], Image.Image]] = None
         if image is not None:
-            snapshot = _snapshot(image)  # L-BFGS updates the parameter in place
-            preview = lambda: self._to_image(snapshot, full_size=False)  # noqa: E731
+            snapshot = compose.snapshot(image)  # L-BFGS updates the parameter in place
+            preview = lambda: compose.picture(snapshot, self.inputs, self.opts.preserve_colors,  # noqa: E731
+                                              full_size=False)
         self.hooks.progress(Progress(
             stage=stage, stages=len(self.plan.scales), step=step, total=scale.steps,
             overall_step=self.overall_step + (tile < tiles), overall_total=self.overall_total,
             losses=dict(self.losses), elapsed_seconds=time.perf_counter() - self.start,
             eta_seconds=self.eta.eta(), width=scale.size[0], height=scale.size[1], tile=tile, tiles=tiles,
             preview=preview))
-
-    def _to_image(self, image: torch.Tensor, full_size: bool, final: bool = False) -> Image.Image:
-        target = self.inputs.content.size if full_size else (image.shape[3], image.shape[2])
-        if self.opts.preserve_colors == "luminance":
-            # Upscale the optimized luma, then take chroma from the content at the output size.
-            grey = images.to_image(image)
-            if grey.size != target:
-                grey = grey.resize(target, Image.Resampling.LANCZOS)
-            chroma = images.to_tensor(self.inputs.content, target)
-            rgb = images.to_image(images.combine_luma_chroma(images.to_tensor(grey), chroma))
-        else:
-            rgb = images.to_image(image)
-            if rgb.size != target:
-                rgb = rgb.resize(target, Image.Resampling.LANCZOS)
-        if final:
-            rgb = self._keep_unstyled(rgb)
-        if self.inputs.mode == "L":
-            return rgb.convert("L")
-        alpha = self.inputs.alpha
-        if alpha is not None:
-            rgb.putalpha(alpha if alpha.size == rgb.size else alpha.resize(rgb.size, Image.Resampling.LANCZOS))
-        return rgb
-
-    def _keep_unstyled(self, rgb: Image.Image) -> Image.Image:
-        """The finished picture with the content's own pixels where no style reaches (regions.styled_cover)."""
-        masks = self.inputs.masks
-        cover = styled_cover(masks, [bool(g) for g in self.inputs.groups]) if masks else None
-        if cover is None:
-            return rgb
-        content = self.inputs.content
-        if content.size != rgb.size:
-            content = content.resize(rgb.size, Image.Resampling.LANCZOS)
-            cover = cover.resize(rgb.size, Image.Resampling.BOX)
-        return Image.composite(rgb, content, cover)
-
-
-def _snapshot(image: torch.Tensor) -> torch.Tensor:
-    h, w = image.shape[2:]
-    if h * w <= PREVIEW_PIXELS:
-        return image.detach().clone()
-    factor = (PREVIEW_PIXELS / (h * w)) ** 0.5
-    return F.interpolate(image.detach(), size=(max(1, int(h * factor)), max(1, int(w * factor))), mode="area")
-
-
-_TERM_OPTIONS = {"style": "style_weight", "content": "content_weight", "tv": "tv_weight"}
-
-
-def _check_finite(losses: dict[str, float], image: torch.Tensor, size: tuple[int, int], step: int) -> None:
-    """Past float32's range a loss or the image turns inf or NaN, and the result would be a black picture
-    reported as a success: fail instead, naming the weight of the term that overflowed (or the largest)."""
-    if all(math.isfinite(v) for v in losses.values()) and bool(torch.isfinite(image).all()):
-        return
-    overflowed = [term for term in _TERM_OPTIONS if not math.isfinite(losses.get(term, 0.0))]
-    term = overflowed[0] if overflowed else max(_TERM_OPTIONS, key=lambda t: abs(losses.get(t, 0.0)))
-    option = _TERM_OPTIONS[term] + (" (or style_strength, style_layer_weights)" if term == "style" else "")
-    raise InvalidInput(_TERM_OPTIONS[term], f"the optimization diverged at step {step} of the {size[0]}×{size[1]} "
-                                            f"scale (the {term} loss is {losses.get(term)}): the weights are past "
-                                            f"what float32 arithmetic holds; lower {option}")
-
-
-def _relative(target: torch.Tensor) -> float:
-    return 1.0 / max(float(target.float().pow(2).mean()), 1e-30)
-
-
-def _weights(opts: ResolvedOptions, content_targets, style_targets, content: torch.Tensor,
-             shares: Optional[dict[str, list[float]]] = None,
-             factors: Optional[list[float]] = None) -> tiling.Weights:
-    """α, β × strength and TV on scale-free terms: each style layer's ‖G − A‖² relative to its target's ‖A‖²,
-    each content layer's ‖F − P‖² relative to ‖P‖², TV relative to the content's own at this scale. So no
-    layer drowns the others (raw Gram magnitudes differ by orders between layers and with the style), and
-    the weights mean the same for every picture and scale.
-
-    Regions (``shares``: per style layer each guide's share of the picture there; ``style_targets``: per
-    layer one target per guide; ``factors``: each guide's strength): each guide's term is relative to its own
-    target and weighted by its share times its strength, so a region covering the whole picture is the
-    plain job, and halves of a picture each count half."""
-    if shares is None:
-        style_layers = {layer: w * _relative(style_targets[layer])
-                        for layer, w in zip(opts.style_layers, opts.style_layer_weights)}
-    else:
-        style_layers = {layer: [w * share * factor * _relative(target)
-                                for share, factor, target in zip(shares[layer], factors, style_targets[layer])]
-                        for layer, w in zip(opts.style_layers, opts.style_layer_weights)}
-    content_layers = {layer: _relative(t) for layer, t in content_targets.items()}
-    tv = opts.tv_weight / max(float(losses.tv_loss(content)), 1.0)  # a flat content has no TV of its own
-    return tiling.Weights(opts.content_weight, opts.style_weight * opts.style_strength, tv, style_layers,
-                          content_layers)
 
 
 class _Scale:
@@ -544,27 +420,12 @@ class _Scale:
         init = self._initial(content, previous)
         del previous
         keep_net = job.keep_net if self.plan.grid.keep else None
-        if not job.inputs.masks:
-            weights = _weights(opts, content_targets, groups[0], content)
-            objective = tiling.TiledObjective(job.net, content_targets, groups[0], weights, keep_net)
-        else:
-            objective = self._guided(content_targets, groups, content, keep_net)
+        terms = objective.build(job.net, opts, content, content_targets, groups, job.inputs.groups, keep_net,
+                                job.e.guides)
         if job.hooks.extra_term is not None:  # a sequence's temporal loss (nst_core.temporal)
-            objective = job.hooks.extra_term.wrap(objective, (w, h), job.device)
+            terms = job.hooks.extra_term.wrap(terms, (w, h), job.device)
         del content
-        return self._optimize(objective, init)
-
-    def _guided(self, content_targets, groups, content: torch.Tensor, keep_net) -> tiling.TiledObjective:
-        """The objective with regions: one guide per style group that has styles and covers some pixel."""
-        job, opts = self.job, self.job.opts
-        guides = guides_at(job.inputs.masks, self.plan.size, opts.style_layers, job.device)
-        keep = [g for g, targets in enumerate(groups) if targets is not None]
-        guides = {layer: maps[keep] for layer, maps in guides.items()}
-        shares = region_shares(guides)
-        strengths = [1.0] + job.inputs.strengths
-        targets = {layer: [groups[g][layer] for g in keep] for layer in opts.style_layers}
-        weights = _weights(opts, content_targets, targets, content, shares, [strengths[g] for g in keep])
-        return tiling.TiledObjective(job.net, content_targets, targets, weights, keep_net, guides)
+        return self._optimize(terms, init)
 
     def _initial(self, content: torch.Tensor, previous: Optional[torch.Tensor]) -> torch.Tensor:
         job = self.job
@@ -577,7 +438,7 @@ class _Scale:
             return job.colour((torch.rand(content.shape, generator=g) * 255).to(content.device))
         return job.colour(images.to_tensor(job.inputs.init, self.plan.size).to(content.device))
 
-    def _optimize(self, objective: tiling.TiledObjective, init: torch.Tensor) -> torch.Tensor:
+    def _optimize(self, tiled: tiling.TiledObjective, init: torch.Tensor) -> torch.Tensor:
         job, plan = self.job, self.plan
         # The optimized image stays NCHW: torch's L-BFGS cannot handle a channels_last parameter.
         image = init.contiguous().requires_grad_(True)
@@ -610,7 +471,7 @@ class _Scale:
 
         def closure() -> torch.Tensor:
             tiles = job.tiles(image, plan.grid, self.generator)
-            terms, grad = objective(image.detach(), tiles, on_tile)
+            terms, grad = tiled(image.detach(), tiles, on_tile)
             image.grad = grad.mul_(scale)
             job.losses = terms
             return torch.tensor(terms["total"] * scale)
@@ -621,7 +482,7 @@ class _Scale:
             job.check_cancel()
             optimizer.step(closure)
             optimizer.param_groups[0]["lr"] = plan.learning_rate if plan.optimizer == "adam" else 1.0
-            _check_finite(job.losses, image, plan.size, step)
+            objective.check_finite(job.losses, image, plan.size, step)
             job.overall_step += 1
             job.eta.step_done(later + (plan.steps - step) * plan.step_work)  # planned, not the moved cuts
             if job.device.type == "cpu":

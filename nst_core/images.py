@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from .errors import InvalidInput
-from .limits import DEFAULT_MAX_PIXELS
+from .contract.errors import InvalidInput
+from .contract.limits import DEFAULT_MAX_PIXELS
 _SUPPORTED_MODES = ("RGB", "RGBA", "L")
 # The documented formats. Pillow can open many more (GIF, EPS through Ghostscript, ...): untrusted bytes
 # must reach no decoder nobody asked for.

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Optional, Protocol
 if TYPE_CHECKING:
     from .cache import TargetCache
     from .engine import StyleResult
-    from .progress import CancelToken, ProgressCallback
-    from .spec import JobSpec
+    from .contract.progress import CancelToken, ProgressCallback
+    from .contract.spec import JobSpec
     from .weights import WeightsInfo
 
 
@@ -19,7 +19,7 @@ class StyleEngine(Protocol):
     def run(self, job: "JobSpec", *, progress: Optional["ProgressCallback"] = None,
             cancel: Optional["CancelToken"] = None, style_cache: Optional["TargetCache"] = None) -> "StyleResult":
         """Run one checked job (its images decoded) within the engine's memory budget; raises the errors of
-        ``nst_core.errors``."""
+        ``nst_core.contract.errors``."""
 
     def with_memory_budget(self, memory_budget_mb: Optional[int]) -> "StyleEngine":
         """The same loaded engine with another budget (MiB; None: the device's default)."""

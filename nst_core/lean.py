@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import LAYER_INDEX, LAYER_NAMES, channels, downsample
+from .contract.layers import LAYER_INDEX, LAYER_NAMES, channels, downsample
 from .vgg import binomial, binomial_subsample, layout_of, window_max
 
 

@@ -6,18 +6,27 @@ the budget leaves beyond what is resident when it starts, times :data:`SAFETY` (
 
 The per-pixel figures were measured, not derived: peak RSS (CPU, `/proc/self/status` VmHWM after resetting
 it) or ``torch.cuda.max_memory_allocated`` around one forward+backward of the job's objective, at several
-sizes, in fresh processes (``python benchmarks/bench_fullres.py --calibrate``; README "Performance").
+sizes, in fresh processes (``python benchmarks/bench_fullres.py --calibrate``; docs/benchmarks.md "Performance").
 On CUDA the engine measures them itself (``torch.cuda.max_memory_allocated``) once per precision, since
 cuDNN's workspaces vary by GPU and bf16 halves the activations.
 """
 from __future__ import annotations
 
-import ctypes
 import os
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-import torch
+# Large CPU tensors on transparent huge pages. Torch reads this at its first large allocation, and every
+# engine imports this module before it allocates: a step at 1024×640 took 880 000 page faults and 3 s of
+# system time without, 53 000 and 1.8 s with, and ran 15-20 % faster (docs/engine.md "Memory"). Linux only;
+# elsewhere torch ignores it. Set here, not in nst_core: a client importing the contract keeps its environment.
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+
+import torch  # noqa: E402 - after the huge-pages setting, which torch reads once
+
+from . import tiling  # noqa: E402
+from .contract.heap import libc, release_free_heap  # noqa: E402,F401 - release_free_heap: the engine's name
+from .contract.options import StyleOptions, resolve  # noqa: E402
 
 MIB = 2 ** 20
 SAFETY = 0.9  # plan for at most this share of what the budget leaves
@@ -80,6 +89,40 @@ def measure(run_step: Callable[[int], None], run_forward: Callable[[int], None],
                        activation_bytes=2 if precision == "bf16" else 4)
 
 
+def probes(network: Callable[[bool], tiling.Net], device: torch.device):
+    """What :func:`measure` (and ``benchmarks/bench_fullres.py --calibrate``) runs, on random images: one step
+    of the default objective on a size² image, one forward-only Gram pass on one, and one step of a
+    size × 2·size image in two kept tiles. ``network(keep)``: the engine's network (nst_core.lean with keep)."""
+    net = network(False)
+    opts = resolve(StyleOptions())
+    layers = opts.style_layers
+    weights = tiling.Weights(1.0, 1.0, 1.0, dict(zip(layers, opts.style_layer_weights)))
+
+    def image(size: int) -> torch.Tensor:
+        return torch.rand(1, 3, size, size, device=device) * 255
+
+    def whole(h: int, w: int) -> list[tiling.Tile]:
+        return tiling.grid(h, w, 1, 1, halo=0, align=16)
+
+    def step(size: int) -> None:
+        x = image(size)
+        targets = tiling.accumulate_grams(net, image(64), layers, whole(64, 64))
+        content = tiling.assemble_features(net, image(size), opts.content_layers, whole(size, size))
+        tiling.TiledObjective(net, content, targets, weights)(x, whole(size, size))
+
+    def forward(size: int) -> None:
+        tiling.accumulate_grams(net, image(size), layers, whole(size, size))
+
+    def kept_step(size: int) -> None:
+        x, tiles = image(size).repeat(1, 1, 1, 2), tiling.grid(size, 2 * size, 1, 2, halo=32, align=16)
+        targets = tiling.accumulate_grams(net, image(64), layers, whole(64, 64))
+        content = tiling.assemble_features(net, x, opts.content_layers, whole(size, 2 * size))
+        keep_net = network(True)
+        tiling.TiledObjective(net, content, targets, weights, keep_net)(x, tiles)
+
+    return step, forward, kept_step
+
+
 def _meminfo() -> dict[str, int]:
     info = {}
     try:
@@ -104,29 +147,15 @@ def process_rss() -> int:
     return 0
 
 
-def _libc():
-    try:
-        return ctypes.CDLL("libc.so.6")
-    except OSError:  # not glibc (macOS, Windows, musl): nothing to tune
-        return None
-
-
 def return_freed_memory_promptly() -> None:
     """Fix glibc's mmap threshold at 4 MiB (CPU engines). By default glibc raises the threshold each time a
     large block is freed, up to 32 MiB, after which freed tensors below it stay in the heap: over a tiled
     job (windows of changing sizes) the RSS crept up by 1.5 GB above what was in use (2048×1536, 3000 MiB
     budget). With the threshold fixed, tensors above 4 MiB are returned to the system when freed: a 1024×768
     scale in 2×3 tiles peaked at 1.49 GB instead of 1.89 GB (1.41 GB with a trim after every step)."""
-    libc = _libc()
-    if libc is not None and hasattr(libc, "mallopt"):
-        libc.mallopt(M_MMAP_THRESHOLD, 4 * MIB)
-
-
-def release_free_heap() -> None:
-    """Give freed heap memory back to the system (glibc), so RSS shows what is in use and plans see it."""
-    libc = _libc()
-    if libc is not None and hasattr(libc, "malloc_trim"):
-        libc.malloc_trim(0)
+    lib = libc()
+    if lib is not None and hasattr(lib, "mallopt"):
+        lib.mallopt(M_MMAP_THRESHOLD, 4 * MIB)
 
 
 def resident_bytes(device: torch.device) -> int:

@@ -14,21 +14,21 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Optional, Sequence
 
-from .errors import InvalidInput
-from .layers import channels, downsample, min_input_side
+from .contract.errors import InvalidInput
+from .contract.layers import channels, downsample, min_input_side
 from .lean import kept_bytes_per_pixel
 from .memory import MIB, SAFETY, MemoryModel
-from .options import MIN_TILE_SIZE, ResolvedOptions
+from .contract.options import MIN_TILE_SIZE, ResolvedOptions
 from .regions import guide_bytes_per_pixel
-from .schedule import scales as schedule_scales
-from .schedule import style_size
+from .contract.schedule import scales as schedule_scales
+from .contract.schedule import style_size
 from .tiling import exact_halo, max_piece
 
-DEFAULT_HALO = 64  # px of context around a tile: gradient within about 1e-4 of the exact one (README "Engine")
+DEFAULT_HALO = 64  # px of context around a tile: gradient within about 1e-4 of the exact one (docs/engine.md)
 JITTER_SHARE = 8  # tile cuts move by up to 1/8 of a tile between steps
 FORWARD_COST = 0.4  # a forward without gradients costs this share of a forward+backward (measured, CPU)
 # Kept tiles (nst_core.lean): a tile's forward that keeps its compact record costs this share of an autograd
-# forward+backward, and its backward the rest of KEEP_COST (measured, CPU; README "Tiled optimization").
+# forward+backward, and its backward the rest of KEEP_COST (measured, CPU; docs/engine.md "Tiled optimization").
 KEEP_FORWARD = 0.5
 KEEP_COST = 1.05
 MAX_HISTORY = 50  # L-BFGS history when memory allows (it never holds more entries than the scale's steps)
@@ -38,7 +38,7 @@ PIXEL_BYTES = 12  # one float32 RGB pixel
 LBFGS_EXTRA = 5  # image-sized tensors L-BFGS holds besides its history (flat gradient, previous, direction…)
 ADAM_STATE = 3  # exp_avg, exp_avg_sq and the denominator
 # Adam in place of L-BFGS (memory): 10 steps at 1024 px from the 512 px result reach a loss of 1.1e7 at lr 2,
-# 4.2e6 at lr 5 and 3.4e6 at lr 10 (L-BFGS: 2.8e6); at 100 % lr 2 stays blurry, 10 adds grain (README).
+# 4.2e6 at lr 5 and 3.4e6 at lr 10 (L-BFGS: 2.8e6); at 100 % lr 2 stays blurry, 10 adds grain (docs/benchmarks.md).
 FALLBACK_ADAM_LR = 5.0
 
 
@@ -65,6 +65,14 @@ class Grid:
 
 
 @dataclass(frozen=True)
+class StylePlan:
+    """One style image at one scale: its size, and the forward-only tiles of its Gram matrices (exact halo)."""
+
+    size: tuple[int, int]
+    grid: Grid
+
+
+@dataclass(frozen=True)
 class ScalePlan:
     size: tuple[int, int]  # (w, h) optimized at this scale
     steps: int
@@ -72,8 +80,7 @@ class ScalePlan:
     optimizer: str  # "lbfgs" or "adam"
     history: int  # L-BFGS history entries (0 for Adam)
     learning_rate: float  # Adam's
-    style_sizes: tuple[tuple[int, int], ...]
-    style_grids: tuple[Grid, ...]  # forward-only tiles for each style's Gram matrices (exact halo)
+    styles: tuple[tuple[StylePlan, ...], ...]  # per style group of the job (main, then each region), per style
     content_grid: Grid  # forward-only tiles for the content targets (exact halo)
     peak_bytes: int  # expected peak beyond what was resident
     step_work: float  # cost of one step in units of "one pixel forward+backward"
@@ -82,6 +89,11 @@ class ScalePlan:
     @property
     def tiled(self) -> bool:
         return self.grid.tiles > 1
+
+    @property
+    def style_sizes(self) -> tuple[tuple[int, int], ...]:
+        """Every style's size at this scale, main styles first."""
+        return tuple(style.size for group in self.styles for style in group)
 
     def tile_passes(self) -> int:
         """Tile visits per step: two per tile, less the merged last one unless kept (nst_core.tiling)."""
@@ -175,10 +187,11 @@ class _Room:
                                                 f"lower max_size or raise the memory budget")
 
 
-def plan_job(content: tuple[int, int], styles: Sequence[tuple[int, int]], opts: ResolvedOptions, *,
-             budget: int, resident: int, model: MemoryModel, masks: int = 0) -> JobPlan:
-    """Plan a job or raise InvalidInput: images too small for the layers, or a budget that cannot fit it.
-    ``styles``: every style image's size (the main styles', then the regions'); ``masks``: the regions'."""
+def plan_job(content: tuple[int, int], groups: Sequence[Sequence[tuple[int, int]]], opts: ResolvedOptions, *,
+             budget: int, resident: int, model: MemoryModel) -> JobPlan:
+    """Plan a job or raise InvalidInput: a budget that cannot fit it (its sizes were checked with the job,
+    nst_core.contract.spec). ``groups``: per style group (the main styles, then each region) its styles'
+    sizes; every group after the first has a mask."""
     layers = sorted(set(opts.content_layers) | set(opts.style_layers))
     align = min_input_side(layers)
     room = _Room(budget * SAFETY - resident, budget, resident)
@@ -186,30 +199,28 @@ def plan_job(content: tuple[int, int], styles: Sequence[tuple[int, int]], opts: 
     scales = []
     for size, n_steps in schedule_scales(content, opts.max_size, opts.min_size, opts.multiscale, opts.steps,
                                          opts.coarse_steps, align):
-        style_sizes = tuple(style_size(s, size, opts.style_scale, style_min, f"styles[{i}]")
-                            for i, s in enumerate(styles))
-        scales.append(_plan_scale(size, n_steps, style_sizes, opts, align, room, model, masks))
+        sizes = [[style_size(s, size, opts.style_scale, style_min, "styles") for s in group] for group in groups]
+        scales.append(_plan_scale(size, n_steps, sizes, opts, align, room, model, len(groups) - 1))
     return JobPlan(tuple(scales), budget, resident, align)
 
 
-def _plan_scale(size, steps: int, style_sizes, opts: ResolvedOptions, align: int, room: _Room,
-                model: MemoryModel, masks: int = 0) -> ScalePlan:
+def _plan_scale(size, steps: int, style_sizes: list[list[tuple[int, int]]], opts: ResolvedOptions, align: int,
+                room: _Room, model: MemoryModel, masks: int) -> ScalePlan:
     n = size[0] * size[1]
     # Image-sized state held throughout: the image (or the content while targets are made), its gradient
     # (or the previous scale's image), the content targets, and with regions their guides (nst_core.regions).
     state = n * (2 * PIXEL_BYTES + _target_bytes_per_pixel(opts.content_layers))
     if masks:
         state += n * (masks + 1) * guide_bytes_per_pixel(opts.style_layers)
-    content_grid, style_grids, target_peak = _plan_targets(size, style_sizes, opts, align, room, model, state)
+    content_grid, styles, target_peak = _plan_targets(size, style_sizes, opts, align, room, model, state)
     target_work = FORWARD_COST * (_expected_window_pixels(size, content_grid)
-                                  + sum(_expected_window_pixels(s, g) for s, g in zip(style_sizes, style_grids)))
+                                  + sum(_expected_window_pixels(s.size, s.grid) for group in styles for s in group))
     target_work *= steps > 0  # a scale with no steps is skipped, targets and all
     grid, optimizer, history, learning_rate, optimizer_bytes = _plan_steps(size, steps, opts, align, room, model,
                                                                            state)
     step_peak = state + optimizer_bytes + _steps_bytes(size, grid, model, opts)
     step_work = _step_work(size, grid)
-    return ScalePlan(size, steps, grid, optimizer, history, learning_rate, style_sizes, tuple(style_grids),
-                     content_grid, int(max(step_peak, target_peak)), step_work, target_work)
+    return ScalePlan(size, steps, grid, optimizer, history, learning_rate, styles, content_grid, int(max(step_peak, target_peak)), step_work, target_work)
 
 
 def _steps_bytes(size: tuple[int, int], grid: Grid, model: MemoryModel, opts: ResolvedOptions) -> float:
@@ -229,23 +240,27 @@ def _step_work(size: tuple[int, int], grid: Grid) -> float:
     return _expected_window_pixels(size, grid) * (1 + FORWARD_COST * (grid.tiles - 1) / grid.tiles)
 
 
-def _plan_targets(size, style_sizes, opts: ResolvedOptions, align: int, room: _Room, model: MemoryModel,
-                  state: float) -> tuple[Grid, list[Grid], float]:
+def _plan_targets(size, style_sizes: list[list[tuple[int, int]]], opts: ResolvedOptions, align: int, room: _Room,
+                  model: MemoryModel, state: float) -> tuple[Grid, tuple[tuple[StylePlan, ...], ...], float]:
     """Forward-only tiles (exact halo) for the content's activations and each style's Gram matrices."""
     content_grid, need = _forward_grid(size, opts.content_layers, align, room.avail - state, model,
                                        opts.pooling)
     if content_grid is None:
         raise room.refuse(size, state + need, "the content targets")
-    style_grids, peak = [], content_grid.window_pixels * model.forward
-    for s in style_sizes:
+    peak = content_grid.window_pixels * model.forward
+
+    def style(s: tuple[int, int]) -> StylePlan:
+        nonlocal peak
         style_bytes = s[0] * s[1] * PIXEL_BYTES
         grid, need = _forward_grid(s, opts.style_layers, align, room.avail - state - style_bytes, model,
-                                  opts.pooling)
+                                   opts.pooling)
         if grid is None:
             raise room.refuse(size, state + style_bytes + need, "a style image's Gram matrices")
-        style_grids.append(grid)
         peak = max(peak, style_bytes + grid.window_pixels * model.forward)
-    return content_grid, style_grids, state + peak
+        return StylePlan(s, grid)
+
+    styles = tuple(tuple(style(s) for s in group) for group in style_sizes)
+    return content_grid, styles, state + peak
 
 
 def _plan_steps(size, steps: int, opts: ResolvedOptions, align: int, room: _Room, model: MemoryModel,
@@ -316,4 +331,4 @@ def _optimizer_states(opts: ResolvedOptions, full_history: int, share_history: i
     yield "adam", 0, _adam_rate(opts)
 
 
-__all__ = ["JobPlan", "ScalePlan", "Grid", "plan_job", "DEFAULT_HALO"]
+__all__ = ["JobPlan", "ScalePlan", "StylePlan", "Grid", "plan_job", "DEFAULT_HALO"]

@@ -6,7 +6,7 @@
 * ``bf16``: every convolution after the first runs in bfloat16 on weights cast once per model
   (:meth:`nst_core.vgg.VGGFeatures.in_dtype`): oneDNN's AMX-BF16 or AVX512-BF16 kernels on the CPU, tensor
   cores on CUDA. The first convolution and the image stay float32 (a bf16 image moves in steps of 0.5–1 grey
-  level, below which L-BFGS's steps vanish; see README "Performance"); activations are cast to float32
+  level, below which L-BFGS's steps vanish; see docs/benchmarks.md "Performance"); activations are cast to float32
   before the Gram matrices and the losses, which stay float32.
 
 ``auto`` means :data:`CUDA_DEFAULT` on CUDA; on the CPU bf16 where the processor has bf16 units and oneDNN
@@ -24,9 +24,9 @@ from typing import Iterator, Optional
 
 import torch
 
-from .errors import InvalidInput
+from .contract.errors import InvalidInput
 
-#: What ``auto`` means on CUDA: the one place to change it (README "Performance", GPU figures).
+#: What ``auto`` means on CUDA: the one place to change it (docs/benchmarks.md "Performance", GPU figures).
 CUDA_DEFAULT = "tf32"
 #: "1" or "0": take the CPU as having (or lacking) usable bf16 units, whatever the probe finds (tests,
 #: operators who know better).

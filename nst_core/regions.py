@@ -9,7 +9,7 @@ it a Gram matrix over the whole picture (each guide's Gram runs only where it is
 
 Down the network the maps are *area-averaged*: at a layer with stride d a position's weight is the mean of
 the mask over its d×d cell (2×2 average pooling per pooling layer). Why this and not the variants of the
-reference code (README "Regions"):
+reference code (docs/engine.md "Regions"):
 
 * resized with nearest neighbours, a soft or diagonal edge turns into 16 px stair steps at relu5_1, and a
   feathered edge loses its softness at every layer below full resolution;
@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .layers import downsample
+from .contract.layers import downsample
 
 #: Weights under this (half an 8-bit step) are zero.
 NEGLIGIBLE = 0.5 / 255

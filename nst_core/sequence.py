@@ -15,14 +15,15 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 from PIL import Image
 
-from . import images, spec as spec_mod, temporal
-from .errors import InvalidInput
+from . import images, temporal
+from .contract import spec as spec_mod
+from .contract.errors import InvalidInput
 from .cache import TargetCache
 from .engine import Engine, StyleResult
-from .options import StyleOptions, resolve
-from .progress import CancelToken, Progress
-from .sequence_spec import SequenceOptions, check_frames, check_options
-from .spec import RegionInput
+from .contract.options import StyleOptions, resolve
+from .contract.progress import CancelToken, Progress
+from .contract.sequence_spec import SequenceOptions, check_frames, check_options
+from .contract.spec import RegionInput
 
 
 @dataclass(frozen=True)

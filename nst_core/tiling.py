@@ -29,10 +29,10 @@ The loss terms, and why tiling them needs two passes:
   of a step on the CPU; keeping records makes a tiled step cost its windows' pixels and little more.
   Skipping pass 1 with Grams predicted from earlier steps was measured and rejected: the prediction misses
   by 10–70 % of ``G − A`` at Adam's step sizes, and the results came out 10 % (lr 2) to 74 % (lr 5) higher
-  in loss (README "Tiled optimization").
+  in loss (docs/engine.md "Tiled optimization").
 
 Exactness: an inner region's activations are exact when the halo covers the deepest layer's context
-(:func:`nst_core.layers.context`, 70 px for relu5_1); then the tiled loss and gradient equal the untiled
+(:func:`nst_core.contract.layers.context`, 70 px for relu5_1); then the tiled loss and gradient equal the untiled
 ones up to float rounding. A smaller halo (the job's default, see ``DEFAULT_HALO``) perturbs the deepest
 layers' activations near inner edges slightly; moving the cuts randomly between steps keeps those small
 errors from piling up along fixed lines (no seams).
@@ -46,7 +46,7 @@ from typing import Callable, Mapping, Optional, Sequence, Union
 
 import torch
 
-from .layers import context, downsample
+from .contract.layers import context, downsample
 from .losses import Box, gram_matrix
 
 #: ``net(image, layer_names) -> activations``: the engine's feature extractor on an RGB 0..255 image.

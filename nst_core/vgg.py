@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import WeightsUnavailable
-from .layers import LAYER_INDEX, LAYER_NAMES, channels
+from .contract.errors import WeightsUnavailable
+from .contract.layers import LAYER_INDEX, LAYER_NAMES, channels
 
 
 class VGGFeatures(nn.Module):
@@ -98,7 +98,7 @@ def blur_pool(x: torch.Tensor) -> torch.Tensor:
     the max over every 2×2 window (stride 1), low-passed by a 3×3 binomial filter taken at stride 2.
 
     Plain max pooling samples on a fixed 2-px lattice: an optimized picture can feed the deep layers through
-    that lattice, and `full` results showed a fine dot grid at the pools' strides (README "Convergence").
+    that lattice, and `full` results showed a fine dot grid at the pools' strides (docs/benchmarks.md "Convergence").
     Here every pixel reaches the pooled value through a smooth filter, so no lattice is favoured. The input
     follows a ReLU (≥ 0): the zero row and column the stride-1 max needs never win over a real value. The
     output keeps max pooling's size (⌊h/2⌋ × ⌊w/2⌋), so tiles and targets line up as they do with it.
@@ -159,7 +159,7 @@ def binomial(x: torch.Tensor) -> torch.Tensor:
 def _layers() -> nn.Sequential:
     """torchvision's ``vgg19().features`` layout (same indices and state-dict keys), built without weights
     (on the meta device: no random initialisation, no memory) and without importing torchvision, which
-    costs the serving process ~160 MiB of resident memory (README "Limits")."""
+    costs the serving process ~160 MiB of resident memory (docs/server.md "Limits")."""
     modules: list[nn.Module] = []
     in_channels = 3
     with torch.device("meta"):

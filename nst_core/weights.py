@@ -17,8 +17,8 @@ from typing import Optional
 
 import torch
 
-from .errors import InvalidInput, WeightsUnavailable
-from .layers import CONV_NAMES, LAYER_INDEX
+from .contract.errors import InvalidInput, WeightsUnavailable
+from .contract.layers import CONV_NAMES, LAYER_INDEX
 
 ORIGINAL_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 ORIGINAL_SHA256 = "c34748d2a8b1ad0a651c18a3addff1b0189af7f070cdaaa0dced0db6150b6af6"

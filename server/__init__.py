@@ -1,7 +1,8 @@
 """The gRPC style server, its client library (``server.client``) and the ``nst`` command line.
 
-Importing this package, ``server.client``, ``server.events`` or ``server.config`` pulls in neither torch nor
-the engine: client-side code must start fast inside the GIMP plug-in's helper process.
+Importing this package, ``server.client``, ``server.events``, ``server.config`` or ``server.cli`` pulls in
+neither torch nor the engine, only the torch-free nst_core.contract: client-side code must start fast inside
+the GIMP plug-in's helper process (tests/nst_core/test_contract.py).
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from nst_core.sequence_spec import (DEFAULT_LATER_STEPS, DEFAULT_TEMPORAL_WEIGHT, MAX_FRAMES, MAX_TEMPORAL_WEIGHT,
+from nst_core.contract.sequence_spec import (DEFAULT_LATER_STEPS, DEFAULT_TEMPORAL_WEIGHT, MAX_FRAMES, MAX_TEMPORAL_WEIGHT,
                                     SequenceOptions)
 
 from . import frames_io
@@ -19,7 +19,7 @@ EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 
 def add_parser(sub, add_option_flags, region_help: str, number) -> None:
-    from nst_core.limits import MAX_REGION_STRENGTH, MAX_REGIONS
+    from nst_core.contract.limits import MAX_REGION_STRENGTH, MAX_REGIONS
 
     p = sub.add_parser("animate", help="stylize an animation's frames so that what stays still stays still")
     p.add_argument("input", help="an animated GIF, WebP or APNG, a folder of pictures, or a glob ('clip/*.png')")
@@ -91,7 +91,7 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def animate(args) -> int:
-    from nst_core.errors import InvalidInput
+    from nst_core.contract.errors import InvalidInput
 
     output = _Output(args.output, args.force)
     problem = output.check()
@@ -129,11 +129,11 @@ class FrameBar:
 
 def _animate_local(args, clip: frames_io.Clip, sequence: SequenceOptions, output: _Output) -> int:
     from nst_core.engine import Engine
-    from nst_core.errors import InvalidInput, NSTError
+    from nst_core.contract.errors import InvalidInput, NSTError
     from nst_core.images import decode_image
-    from nst_core.options import StyleOptions, with_overrides
+    from nst_core.contract.options import StyleOptions, with_overrides
     from nst_core.sequence import stylize_sequence
-    from nst_core.spec import RegionInput
+    from nst_core.contract.spec import RegionInput
 
     from .cli import _options, _read, _region
 
@@ -151,7 +151,7 @@ def _animate_local(args, clip: frames_io.Clip, sequence: SequenceOptions, output
             files, blend, strength = _region(spec)
             regions.append(RegionInput(decode_image(_read(mask, "region mask"), field=f"regions[{r}].mask"),
                                        [decode_image(_read(f, "region style"), field=f"regions[{r}].styles[{i}]")
-                                        for i, f in enumerate(files)], blend=blend, strength=strength))
+                                        for i, f in enumerate(files)], style_blend=blend, strength=strength))
         options = with_overrides(StyleOptions(), **_options(args))
         engine = Engine(weights=args.weights, device=args.device)
         stylize_sequence(engine, clip.frames, styles, options, sequence=sequence, blend=args.style_blend,

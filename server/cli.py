@@ -13,13 +13,15 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
 from .config import (DEFAULT_CACHE_MB, DEFAULT_GRACE_SECONDS, DEFAULT_MAX_PIXELS, DEFAULT_QUEUE_MB,
                      DEFAULT_QUEUE_SIZE, MAX_QUEUE_SIZE, MAX_SETTING_MB, MAX_SETTING_PIXELS, check_address,
                      check_server_name, default_address, default_token)
-from nst_core.options import option_defaults, option_specs
+from nst_core.contract.options import option_defaults, option_specs
+from nst_core.contract.spec import RegionInput
 from .progress_bar import ProgressBar, format_seconds
 
 EXIT_ERROR = 1
@@ -104,26 +106,24 @@ def _number_after(text: str, mark: str) -> tuple[str, Optional[float]]:
     return text, None
 
 
-def _region(text: str) -> tuple[list[str], Optional[list[float]], Optional[float]]:
-    """STYLE[:WEIGHT][,STYLE[:WEIGHT]…][@STRENGTH] or none[@STRENGTH] -> (style files, blend weights or
-    None for equal ones, strength or None)."""
+def _region(mask: str, text: str) -> RegionInput:
+    """MASK and STYLE[:WEIGHT][,STYLE[:WEIGHT]…][@STRENGTH] or none[@STRENGTH] -> the region with its files
+    (blend weights None for equal ones, strength None for 1)."""
     head, strength = _number_after(text, "@")
     if head.strip().lower() == "none":
-        return [], None, strength
+        return RegionInput(mask, [], None, strength)
     parts = [_number_after(part, ":") for part in head.split(",") if part]
     if not parts or any(not name for name, _ in parts):
         raise argparse.ArgumentTypeError(f"--region: expected STYLE[:WEIGHT][,STYLE[:WEIGHT]…][@STRENGTH] or "
                                          f"none, got {text!r}")
     weights = [w for _, w in parts]
-    if all(w is None for w in weights):
-        return [name for name, _ in parts], None, strength
-    if any(w is None for w in weights):
+    if any(w is None for w in weights) and not all(w is None for w in weights):
         raise argparse.ArgumentTypeError(f"--region {text!r}: give every style of the region a :WEIGHT, or none")
-    return [name for name, _ in parts], weights, strength
+    return RegionInput(mask, [name for name, _ in parts], None if weights[0] is None else weights, strength)
 
 
 def _add_job_options(p: argparse.ArgumentParser) -> None:
-    from nst_core.limits import MAX_REGION_STRENGTH, MAX_REGIONS
+    from nst_core.contract.limits import MAX_REGION_STRENGTH, MAX_REGIONS
 
     p.add_argument("content", help="content image file (PNG, JPEG, WebP, TIFF)")
     p.add_argument("styles", nargs="+", metavar="STYLE",
@@ -334,21 +334,21 @@ def stylize(args) -> int:
     regions = []
     for mask, style in args.regions:
         try:
-            files, blend, strength = _region(style)
+            region = _region(mask, style)
         except argparse.ArgumentTypeError as exc:
             print(f"nst stylize: {exc}", file=sys.stderr)
             return EXIT_USAGE
-        regions.append((_read(mask, "region mask"), [_read(f, "region style") for f in files], blend, strength))
+        regions.append(replace(region, mask=_read(mask, "region mask"),
+                               styles=[_read(f, "region style") for f in region.styles]))
     init = _read(args.init_image, "init image") if args.init_image else None
     if args.local:
         return _stylize_local(args, content, styles, regions, init, out, preview_dir)
     return _stylize_remote(args, content, styles, regions, init, out, preview_dir)
 
 
-def _stylize_remote(args, content: bytes, styles: list[bytes], regions: list, init: Optional[bytes], out: Path,
-                    preview_dir: Optional[Path]) -> int:
-    from .client import (ClientError, Finished, ImageData, Preview, Progress, Queued, Region, Result, Started,
-                         StyleClient, Waiting)
+def _stylize_remote(args, content: bytes, styles: list[bytes], regions: list[RegionInput], init: Optional[bytes],
+                    out: Path, preview_dir: Optional[Path]) -> int:
+    from .client import ClientError, Finished, ImageData, Preview, Progress, Queued, Result, Started, StyleClient, Waiting
 
     bar = ProgressBar()
     previews = 0
@@ -363,9 +363,8 @@ def _stylize_remote(args, content: bytes, styles: list[bytes], regions: list, in
                                 style_blend=args.style_blend, options=_options(args),
                                 init_image=ImageData.encoded(init) if init else None,
                                 preview=preview_dir is not None,
-                                regions=[Region(ImageData.encoded(mask), tuple(ImageData.encoded(s) for s in files),
-                                                style_blend=tuple(blend) if blend else None, strength=strength)
-                                         for mask, files, blend, strength in regions])
+                                regions=[replace(r, mask=ImageData.encoded(r.mask),
+                                                 styles=tuple(map(ImageData.encoded, r.styles))) for r in regions])
         try:
             for event in stream:
                 if isinstance(event, Queued) and event.position > 0:
@@ -397,13 +396,13 @@ def _stylize_remote(args, content: bytes, styles: list[bytes], regions: list, in
     return 0
 
 
-def _stylize_local(args, content: bytes, styles: list[bytes], regions: list, init: Optional[bytes], out: Path,
-                   preview_dir: Optional[Path]) -> int:
-    from nst_core import spec
+def _stylize_local(args, content: bytes, styles: list[bytes], regions: list[RegionInput], init: Optional[bytes],
+                   out: Path, preview_dir: Optional[Path]) -> int:
+    from nst_core.contract import spec
     from nst_core.engine import Engine
-    from nst_core.errors import InvalidInput, NSTError
+    from nst_core.contract.errors import InvalidInput, NSTError
     from nst_core.images import decode_image
-    from nst_core.options import StyleOptions, with_overrides
+    from nst_core.contract.options import StyleOptions, with_overrides
 
     bar = ProgressBar()
     last_preview = [0.0, 0]
@@ -416,17 +415,9 @@ def _stylize_local(args, content: bytes, styles: list[bytes], regions: list, ini
             p.preview().save(preview_dir / f"preview-{last_preview[1]:04d}.png")
 
     try:
-        content_image = decode_image(content, field="content", max_pixels=DEFAULT_MAX_PIXELS)
-        style_images = [decode_image(s, field=f"styles[{i}]", max_pixels=DEFAULT_MAX_PIXELS)
-                        for i, s in enumerate(styles)]
-        init_image = decode_image(init, field="init_image", max_pixels=DEFAULT_MAX_PIXELS) if init else None
-        region_inputs = [spec.RegionInput(decode_image(mask, field=f"regions[{r}].mask", max_pixels=DEFAULT_MAX_PIXELS),
-                                          [decode_image(s, field=f"regions[{r}].styles[{i}]",
-                                                        max_pixels=DEFAULT_MAX_PIXELS) for i, s in enumerate(files)],
-                                          blend=blend, strength=strength)
-                         for r, (mask, files, blend, strength) in enumerate(regions)]
-        job = spec.build(content_image, style_images, with_overrides(StyleOptions(), **_options(args)),
-                         blend=args.style_blend, regions=region_inputs, init_image=init_image)
+        job = spec.build(content, styles, with_overrides(StyleOptions(), **_options(args)), blend=args.style_blend,
+                         regions=regions, init_image=init,
+                         read=lambda field, data: decode_image(data, field=field, max_pixels=DEFAULT_MAX_PIXELS))
         engine = Engine(weights=args.weights, device=args.device, preprocessing=args.preprocessing)
         result = engine.run(job, progress=on_progress)
     except InvalidInput as exc:

@@ -1,11 +1,12 @@
-"""Defaults shared by the server, the client library and the CLI (standard library only)."""
+"""Defaults shared by the server, the client library and the CLI (standard library and the torch-free
+nst_core.contract only)."""
 from __future__ import annotations
 
 import os
 import stat
 
-from nst_core.limits import DEFAULT_MAX_PIXELS  # noqa: F401 - one limit for the engine and the server
-from nst_core.limits import MAX_STYLE_IMAGES as MAX_STYLES  # noqa: F401
+from nst_core.contract.limits import DEFAULT_MAX_PIXELS  # noqa: F401 - one limit for the engine and the server
+from nst_core.contract.limits import MAX_STYLE_IMAGES as MAX_STYLES  # noqa: F401
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 ADDRESS_ENV = "NST_SERVER"  # overrides DEFAULT_ADDRESS for clients and `nst serve`

@@ -1,4 +1,5 @@
-"""An Envoy configuration that puts a fleet of style servers behind one address (standard library only).
+"""An Envoy configuration that puts a fleet of style servers behind one address (standard library and
+server.config only).
 
     nst envoy-config --listen 0.0.0.0:50050 gpu1:50051 gpu2:50051 > envoy.yaml && envoy -c envoy.yaml
 

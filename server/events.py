@@ -1,7 +1,7 @@
 """Typed events yielded by ``StyleClient.stylize`` (standard library only).
 
 ``Progress`` and ``Finished`` carry the field names of the proto's ``JobProgress`` and ``JobFinished``
-(and the engine's ``nst_core.progress.Progress``): one shape at every hop, converted by name.
+(and the engine's ``nst_core.contract.progress.Progress``): one shape at every hop, converted by name.
 """
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from PIL import Image, ImageSequence
 
-from nst_core.errors import InvalidInput
+from nst_core.contract.errors import InvalidInput
 
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".gif", ".bmp")
 ANIMATED_SUFFIXES = (".gif", ".webp", ".png", ".apng")

@@ -1,7 +1,8 @@
 """Turn a ``StylizeRequest`` into a job's input, validating everything before the job is queued.
 
-The job is one checked :class:`nst_core.spec.JobSpec` (options resolved, blend weights normalised, regions
-checked), built here once and handed to the engine as it is when the job starts.
+The job is one checked :class:`nst_core.contract.spec.JobSpec`, built by the intake (nst_core.contract.spec.build)
+from the request's fields as they are, and handed to the engine as it is when the job starts; this module
+adds how a server reads images (headers and pixel limits) and holds them while the job waits.
 A bad request is refused at once with the offending field named, instead of after waiting in the queue.
 A waiting job holds its images as sent (encoded files, or raw RGBA) and decodes them when it starts, so
 that a queue of waiting jobs costs what their requests weighed, not what their pixels would.
@@ -10,21 +11,20 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Callable, Optional
 
 from PIL import Image
 
-from nst_core import spec as spec_mod
-from nst_core.errors import InvalidInput
+from nst_core.contract import heap, spec as spec_mod
+from nst_core.contract.errors import InvalidInput
+from nst_core.contract.options import ResolvedOptions, StyleOptions
+from nst_core.contract.spec import JobSpec, RegionInput
 from nst_core.images import decode_image, open_image
-from nst_core.options import ResolvedOptions, StyleOptions, check_count, option_specs, resolve
-from nst_core.schedule import check_sizes
-from nst_core.spec import JobSpec, RegionInput
 from protos.nst.v1 import style_pb2
 
 from .limits import ServerLimits
-from .memory import release_free_memory
 
 DEFAULT_PREVIEW_INTERVAL = 1.0  # seconds between previews
 DEFAULT_PREVIEW_SIZE = 256  # long side of previews, pixels
@@ -125,36 +125,22 @@ def _source(message: style_pb2.ImageData, field: str, max_pixels: int, max_decod
 
 
 def _options(request: style_pb2.StylizeRequest) -> StyleOptions:
-    """The proto's options by name (a field left unset keeps the engine's default or the preset's value)."""
+    """The proto's options by name (a field left unset keeps the engine's default or the preset's value).
+    Repeated fields go as they are: the intake counts them before it copies them."""
     given = request.options
     values = {}
-    specs = option_specs()
     for descriptor in given.DESCRIPTOR.fields:
         name = descriptor.name
         if descriptor.is_repeated:
-            check_count(name, len(getattr(given, name)), specs[name])
             if getattr(given, name):
-                values[name] = tuple(getattr(given, name))
+                values[name] = getattr(given, name)
         elif given.HasField(name):
             values[name] = getattr(given, name)
     return StyleOptions(**values)
 
 
-def _check_request(request: style_pb2.StylizeRequest, limits: ServerLimits) -> None:
-    if not request.HasField("content"):
-        raise InvalidInput("content", "a content image is required")
-    if len(request.styles) > limits.max_styles:
-        raise InvalidInput("styles", f"at most {limits.max_styles} style images, got {len(request.styles)}")
-    # Counts first, before any value is copied: a list of ten million blend weights is refused by its length.
-    check_count("style_blend", len(request.style_blend), spec_mod.BLEND_SPEC)
-    spec_mod.check_region_count(len(request.regions))
-    styles = len(request.styles)
-    for r, region in enumerate(request.regions):
-        styles += len(region.styles)
-        if styles > limits.max_styles:
-            raise InvalidInput(f"regions[{r}].styles", f"at most {limits.max_styles} style images per request, "
-                                                       "the main styles and the regions' together")
-        check_count(f"regions[{r}].style_blend", len(region.style_blend), spec_mod.BLEND_SPEC)
+def _check_delivery(request: style_pb2.StylizeRequest, limits: ServerLimits) -> None:
+    """The request's fields that are not the job: how its previews and result travel."""
     interval = request.preview_interval_seconds
     if not 0 <= interval < math.inf:  # NaN fails this too
         raise InvalidInput("preview_interval_seconds", f"must be a finite number >= 0, got {interval}")
@@ -166,55 +152,55 @@ def _check_request(request: style_pb2.StylizeRequest, limits: ServerLimits) -> N
         raise InvalidInput("output_format", f"unknown value {request.output_format}")
 
 
-def _read_images(request: style_pb2.StylizeRequest, limits: ServerLimits) -> dict[str, ImageSource]:
-    """Every image's header by field name, with the per-image and per-request pixel limits checked from
-    headers alone (masks and the regions' styles count too)."""
-    messages = [("content", request.content)] + [(f"styles[{i}]", s) for i, s in enumerate(request.styles)]
-    for r, region in enumerate(request.regions):
-        if not region.HasField("mask"):
-            raise InvalidInput(f"regions[{r}].mask", "no mask image given")
-        messages.append((f"regions[{r}].mask", region.mask))
-        messages += [(f"regions[{r}].styles[{i}]", s) for i, s in enumerate(region.styles)]
-    if request.HasField("init_image"):
-        messages.append(("init_image", request.init_image))
-    sources, total = {}, 0
-    for field, message in messages:
-        source = _source(message, field, limits.max_pixels, limits.max_decoded_bytes)
-        total += source.pixels
-        if total > limits.max_request_pixels:
-            raise InvalidInput(field, f"with this image the request's images come to {total / 1e6:.1f} MP, over "
-                                      f"the limit of {limits.max_request_pixels / 1e6:.1f} MP per request "
-                                      "(content, styles, masks, region styles and init image together)")
-        sources[field] = source
-    return sources
+class _Reader:
+    """Reads each request image's header as the intake asks for it, with the per-request pixel limit
+    (masks and the regions' styles count too)."""
+
+    def __init__(self, limits: ServerLimits):
+        self.limits = limits
+        self.total = 0
+
+    def __call__(self, field: str, message: style_pb2.ImageData) -> ImageSource:
+        source = _source(message, field, self.limits.max_pixels, self.limits.max_decoded_bytes)
+        self.total += source.pixels
+        if self.total > self.limits.max_request_pixels:
+            raise InvalidInput(field, f"with this image the request's images come to {self.total / 1e6:.1f} MP, "
+                                      f"over the limit of {self.limits.max_request_pixels / 1e6:.1f} MP per "
+                                      "request (content, styles, masks, region styles and init image together)")
+        return source
 
 
-def _spec(request: style_pb2.StylizeRequest, sources: dict[str, ImageSource], resolved: ResolvedOptions) -> JobSpec:
-    regions = [RegionInput(sources[f"regions[{r}].mask"],
-                           [sources[f"regions[{r}].styles[{i}]"] for i in range(len(region.styles))],
-                           region.style_blend, region.strength if region.HasField("strength") else None)
-               for r, region in enumerate(request.regions)]
-    return spec_mod.build(sources["content"], [sources[f"styles[{i}]"] for i in range(len(request.styles))],
-                          blend=request.style_blend, regions=regions, init_image=sources.get("init_image"),
-                          resolved=resolved)
+class _Regions(Sequence):
+    """The request's regions as the intake's RegionInput, made one at a time when it reads them: the intake
+    counts them first, so ten million regions are refused before one is made."""
+
+    def __init__(self, regions):
+        self._regions = regions
+
+    def __len__(self) -> int:
+        return len(self._regions)
+
+    def __getitem__(self, r: int) -> RegionInput:
+        region = self._regions[r]
+        return RegionInput(region.mask if region.HasField("mask") else None, region.styles, region.style_blend,
+                           region.strength if region.HasField("strength") else None)
 
 
 def build(request: style_pb2.StylizeRequest, limits: ServerLimits,
           room: Callable[[int], None] = lambda held_bytes: None) -> JobInput:
     """Validate a request. Raises InvalidInput naming the field at the first problem; ``room(bytes)`` may
     refuse the job (a full queue) before any pixel is decoded."""
-    _check_request(request, limits)
-    resolved = resolve(_options(request))  # checks every option before any image is read
-    spec = _spec(request, _read_images(request, limits), resolved)
-    styles = spec.style_fields()
-    check_sizes(spec.content.size, [source.size for _, source in styles], resolved, [field for field, _ in styles])
+    _check_delivery(request, limits)
+    spec = spec_mod.build(request.content if request.HasField("content") else None, request.styles,
+                          _options(request), blend=request.style_blend, regions=_Regions(request.regions),
+                          init_image=request.init_image if request.HasField("init_image") else None,
+                          read=_Reader(limits), max_styles=limits.max_styles)
     room(sum(source.held_bytes for _, source in spec.image_fields()))
     try:  # corrupt pixel data (and an all-zero mask) is refused now, not after the wait; one image at a time
         spec = spec.with_images(ImageSource.checked)
-        for r, region in enumerate(spec.regions):
-            spec_mod.check_mask_pixels(f"regions[{r}].mask", region.mask.decode())
+        spec_mod.check_masks(spec, ImageSource.decode)
     finally:
-        release_free_memory(sum(source.pixels * 4 for _, source in spec.image_fields() if not source.raw))
+        heap.release_after(sum(source.pixels * 4 for _, source in spec.image_fields() if not source.raw))
     return JobInput(
         spec=spec,
         preview=request.preview,

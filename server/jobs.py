@@ -19,9 +19,9 @@ from typing import Callable, Optional
 import grpc
 
 from nst_core.cache import TargetCache
-from nst_core.errors import Cancelled, DeviceOutOfMemory, InvalidInput, WeightsUnavailable, is_out_of_memory
+from nst_core.contract.errors import Cancelled, DeviceOutOfMemory, InvalidInput, WeightsUnavailable, is_out_of_memory
 from nst_core.interface import StyleEngine
-from nst_core.progress import CancelToken
+from nst_core.contract.progress import CancelToken
 from protos.nst.v1 import style_pb2
 
 from .job_input import JobInput

@@ -1,4 +1,4 @@
-"""Every limit the server enforces, in one place; Describe reports them and README "Limits" lists them."""
+"""Every limit the server enforces, in one place; Describe reports them and docs/server.md "Limits" lists them."""
 from __future__ import annotations
 
 import math
@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from grpc_health.v1 import health
 from grpc_reflection.v1alpha import reflection
 
-from nst_core.limits import MAX_REGION_STRENGTH, MAX_REGIONS
-from nst_core.sequence_spec import MAX_FRAMES, MAX_SEQUENCE_PIXELS
+from nst_core.contract.limits import MAX_REGION_STRENGTH, MAX_REGIONS
+from nst_core.contract.sequence_spec import MAX_FRAMES, MAX_SEQUENCE_PIXELS
 from protos.nst.v1 import style_pb2
 
 from .admission import CallKind

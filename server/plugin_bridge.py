@@ -13,8 +13,9 @@ per line (see ``gimp_plugin/neural_style_transfer/nst_job.py`` for the other sid
     {"type": "error", "code", "message"}       (message: what went wrong and what to do)
 
 stdin is the plug-in's lifeline: EOF (the plug-in closed it, or died: GIMP's Cancel kills it) cancels the
-job on the server, deletes JOB_DIR and exits. Standard library and ``server.client`` only: the plug-in's
-interpreter may hold just grpcio and protobuf.
+job on the server, deletes JOB_DIR and exits. Standard library, ``server.client`` and the job folder's names
+from the plug-in's own ``nst_job`` only: the plug-in's interpreter may hold just grpcio and protobuf
+(tests/nst_core/test_contract.py imports it with torch, PIL and numpy blocked).
 """
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ import tempfile
 import threading
 import time
 
+from gimp_plugin.neural_style_transfer.nst_job import JOB_FILE, PREVIEW_FILE, RESULT_FILE
+
 from .client import (ClientError, ImageData, Preview, Progress, Queued, Region, Result, Started, Finished,
                      StyleClient, Waiting)
 from .config import default_address
@@ -37,7 +40,6 @@ from .config import default_address
 _DETACHED_ON_WINDOWS = 0x00000008 | 0x00000200
 SERVER_START_TIMEOUT = 300.0  # first start loads VGG19 and warms up; slow disks take a while
 PROBE_TIMEOUT = 2.0
-PREVIEW_FILE = "preview.png"
 # Request fields that are not options, as the plug-in's user knows them (options are the arguments of the
 # same name with '-' for '_').
 FIELD_NAMES = {"styles": "style-file / style-drawable", "content": "the layer", "options": "the arguments",
@@ -117,7 +119,7 @@ class HelperJob:
 
     def _read_job(self) -> dict:
         try:
-            with open(os.path.join(self.job_dir, "job.json"), encoding="utf-8") as f:
+            with open(os.path.join(self.job_dir, JOB_FILE), encoding="utf-8") as f:
                 return json.load(f)
         except (OSError, ValueError) as exc:
             raise HelperError("INVALID_ARGUMENT", f"Cannot read the job from the plug-in ({exc}).") from None
@@ -185,7 +187,7 @@ class HelperJob:
                 finished = event
         if result is None:
             raise HelperError("INTERNAL", "The style server ended the job without a result; try again.")
-        name = os.path.basename(job.get("result") or "result.rgba")
+        name = os.path.basename(job.get("result") or RESULT_FILE)
         with open(os.path.join(self.job_dir, name), "wb") as f:
             f.write(result.data)
         self.done = True  # from here on, a closed stdin is the normal goodbye

@@ -7,19 +7,17 @@ arrived before it stays with the caller. Standard library, grpcio and the stubs 
 """
 from __future__ import annotations
 
-import time
 from typing import Optional
-
-import grpc
 
 from protos.nst.v1 import style_pb2
 
-from .config import ONLY_IF_IDLE_METADATA_KEY
 from .events import Frame, Progress, SequenceProgress, from_message
 
 
 def _stream_class():
-    from .client import _FORMAT_NAMES, ClientError, StylizeStream
+    from .client.data import FORMAT_NAMES as _FORMAT_NAMES
+    from .client.errors import ClientError
+    from .client.stream import StylizeStream
 
     class SequenceStream(StylizeStream):
         """A StylizeStream whose progress names the frame and whose results are frames (``Frame``)."""
@@ -51,7 +49,8 @@ def stylize_sequence(client, frames: list, styles: list, *, style_blend: Optiona
                      output_format: str = "png", preview_interval: float = 0.0, preview_max_size: int = 0,
                      regions: Optional[list] = None):
     """Submit a sequence (``frames``, ``styles``: ImageData); iterate the stream for its events."""
-    from .client import _FORMATS, ClientError, _options_proto
+    from .client.data import FORMATS as _FORMATS, _options_proto, region_proto
+    from .client.errors import ClientError
 
     if output_format not in _FORMATS:
         raise ClientError("INVALID_ARGUMENT", f"output_format: must be png or rgba, got {output_format!r}",
@@ -65,19 +64,9 @@ def stylize_sequence(client, frames: list, styles: list, *, style_blend: Optiona
         frames=[f.to_proto() for f in frames], styles=[s.to_proto() for s in styles],
         style_blend=list(style_blend or ()), options=_options_proto(options), sequence=sequence, preview=preview,
         preview_interval_seconds=preview_interval, preview_max_size=preview_max_size,
-        output_format=_FORMATS[output_format], regions=[r.to_proto() for r in regions or ()])
+        output_format=_FORMATS[output_format], regions=[region_proto(r) for r in regions or ()])
     stream = _stream_class()
-    if not client.fleet:
-        call = client._stub.StylizeSequence(request, timeout=client.timeout, metadata=client._metadata())
-        return stream(call, client.address)
-    # A fleet: one server runs the whole sequence; like Stylize, each attempt asks for an idle server.
-    metadata = (client._metadata() or ()) + ((ONLY_IF_IDLE_METADATA_KEY, "1"),)
-    deadline = None if client.timeout is None else time.monotonic() + client.timeout
-
-    def start():
-        left = None if deadline is None else max(0.0, deadline - time.monotonic())
-        return client._jobs_stub.StylizeSequence(request, timeout=left, metadata=metadata, wait_for_ready=True)
-
-    return stream(None, client.address, start=start, prepare=client._fleet_prepare,
-                  servers=len(client.target.servers),
-                  idle=lambda: client._jobs_state == grpc.ChannelConnectivity.READY)
+    if client._fleet is not None:  # one idle server runs the whole sequence, as Stylize picks one
+        return client._fleet.stylize(request, client._metadata(), client.timeout, "StylizeSequence", stream)
+    call = client._stub.StylizeSequence(request, timeout=client.timeout, metadata=client._metadata())
+    return stream(call, client.address)

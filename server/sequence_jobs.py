@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import grpc
 
-from nst_core.errors import Cancelled, InvalidInput
-from nst_core.sequence_spec import DEFAULT_LATER_STEPS, DEFAULT_TEMPORAL_WEIGHT, SequenceOptions, check_frames, \
+from nst_core.contract.errors import Cancelled, InvalidInput
+from nst_core.contract.sequence_spec import DEFAULT_LATER_STEPS, DEFAULT_TEMPORAL_WEIGHT, SequenceOptions, check_frames, \
     check_options
 from protos.nst.v1 import style_pb2
 
@@ -196,7 +196,7 @@ def run_sequence(manager, job) -> None:
 
 def _region_input(region):
     """A checked region back as the engine's input (its blend already normalised, which keeps it)."""
-    from nst_core.spec import RegionInput
+    from nst_core.contract.spec import RegionInput
 
     return RegionInput(region.mask, [s.image for s in region.styles], [s.weight for s in region.styles] or None,
                        region.strength)

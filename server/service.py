@@ -25,11 +25,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from nst_core.cache import TargetCache
-from nst_core.errors import InvalidInput, WeightsUnavailable, quote
-from nst_core.layers import LAYER_NAMES
+from nst_core.contract.errors import InvalidInput, WeightsUnavailable, quote
+from nst_core.contract.layers import LAYER_NAMES
 from nst_core.interface import StyleEngine
-from nst_core.options import CONTENT_LAYERS, DEFAULT_PRESET, PRESETS, STYLE_LAYERS, OptionSpec, option_specs
-from nst_core.spec import BLEND_SPEC
+from nst_core.contract.options import CONTENT_LAYERS, DEFAULT_PRESET, PRESETS, STYLE_LAYERS, OptionSpec, option_specs
+from nst_core.contract.spec import BLEND_SPEC
 from protos.nst.v1 import style_pb2, style_pb2_grpc
 
 from . import __version__, job_input
@@ -171,7 +171,7 @@ def _option_info(name: str, spec: OptionSpec) -> style_pb2.OptionInfo:
                                 exclusive_minimum=spec.exclusive_minimum, max_items=spec.max_items, **bounds)
 
 
-# Blend weights travel on the request and in each region (nst_core.spec), bounded like an option.
+# Blend weights travel on the request and in each region (nst_core.contract.spec), bounded like an option.
 _OPTION_INFOS = [_option_info(name, spec) for name, spec in
                  {**option_specs(), "style_blend": BLEND_SPEC}.items()]
 

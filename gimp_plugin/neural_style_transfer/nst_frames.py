@@ -26,7 +26,7 @@ from nst_job import Cancelled, PluginError  # noqa: E402
 PROCEDURE = "plug-in-neural-style-transfer-frames"
 RGBA8 = "R'G'B'A u8"
 RW = GObject.ParamFlags.READWRITE
-DEFAULT_TEMPORAL_WEIGHT = 1000.0  # nst_core.sequence_spec's default (its docs/animation.md gives the why)
+DEFAULT_TEMPORAL_WEIGHT = 100.0  # nst_core.contract.sequence_spec's default (its docs/animation.md gives the why)
 
 
 def create(plugin, name, arguments, add_option_argument, run):

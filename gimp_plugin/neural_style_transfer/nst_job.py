@@ -3,7 +3,8 @@
 Runs inside GIMP's own Python (no pip packages there), so it uses the standard library only. The GIMP side
 (`neural_style_transfer.py`) reads and writes pixels; everything here is testable without GIMP.
 
-Protocol with the bridge (`<python> -m server.plugin_bridge JOB_DIR`): this side writes ``job.json`` and
+Protocol with the bridge (`<python> -m server.plugin_bridge JOB_DIR`, which takes the file names below from
+this module): this side writes ``job.json`` and
 the pixel files into a private JOB_DIR, keeps the bridge's stdin open for as long as it wants the job, and
 reads one JSON object per line from the bridge's stdout. Closing stdin (or dying: GIMP's Cancel kills this
 process) tells the bridge to cancel the job, delete JOB_DIR and exit. ``Job.run`` blocks; the GIMP side runs
@@ -25,6 +26,7 @@ CONTENT_FILE = "content.rgba"
 STYLE_RAW_FILE = "style.rgba"
 STYLE_ENCODED_FILE = "style.img"
 RESULT_FILE = "result.rgba"
+PREVIEW_FILE = "preview.png"  # the bridge replaces it with each new preview
 OUTSIDE_STYLE_FILE = "style-outside"
 #: How the selection and the saved channels steer the styles (the procedure's "regions" argument):
 #: (nick, label, help).

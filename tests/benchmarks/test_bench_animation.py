@@ -37,5 +37,6 @@ def test_the_benchmark_runs_and_reports(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads((out / "report.json").read_text())
     figures = report["sequence"]["100/0.5/1+2"]
-    assert set(figures["ratios"]) == {"warping_error", "style_distance", "later_frame_time"}
+    assert set(figures["ratios"]) == {"warping_error", "style_distance", "later_frame_time",
+                                        "later_frame_time_vs_first"}
     assert len(figures["frame_s"]) == 3 and np.isfinite(figures["warping_error"])

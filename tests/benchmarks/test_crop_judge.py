@@ -1,12 +1,9 @@
 """The crop judge (benchmarks/crop_judge.py): 100 % crops of a painting score near it, a photo's far off."""
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from crop_judge import crop_boxes, crop_style_distances, painted_style_pixels  # noqa: E402
-from judge import Judge  # noqa: E402
+from benchmarks.crop_judge import crop_boxes, crop_style_distances, painted_style_pixels
+from benchmarks.judge import Judge
 
 
 def test_crops_are_the_two_ends_with_room_for_the_phases():

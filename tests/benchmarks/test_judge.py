@@ -1,14 +1,11 @@
 """The quality benchmark's judge (benchmarks/judge.py): its own VGG19 reading of the original weights."""
-import sys
-from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from nst_core import StyleOptions
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from judge import Judge  # noqa: E402
+from benchmarks.judge import Judge
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,9 @@
 """The lattice score finds a regular grid of fine dots and leaves a picture without one low."""
-import sys
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from lattice import lattice_scores  # noqa: E402
+from benchmarks.lattice import lattice_scores
 
 
 def _picture(grid_period=None):

@@ -9,8 +9,8 @@ from gimp_plugin.installer import plugin_arguments
 from gimp_plugin.neural_style_transfer import nst_job
 from gimp_plugin.neural_style_transfer.nst_job import PluginError
 from tests.helpers import plugin_options
-from nst_core.limits import MAX_STEPS
-from nst_core.options import PRESETS
+from nst_core.contract.limits import MAX_STEPS
+from nst_core.contract.options import PRESETS
 
 
 def test_config_is_read_and_the_python_becomes_a_command(tmp_path):

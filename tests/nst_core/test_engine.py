@@ -195,7 +195,7 @@ def test_image_too_small_for_deepest_layer(engine):
 
 def test_a_job_at_the_weight_maxima_converges(engine):
     # Every weight at its maximum, from noise, with L-BFGS: the hardest case for float32 stays finite.
-    from nst_core.limits import MAX_WEIGHT
+    from nst_core.contract.limits import MAX_WEIGHT
 
     result, seen = run(engine, Image.new("RGB", (48, 36), (90, 120, 60)), [Image.effect_noise((32, 32), 60)],
                        content_weight=MAX_WEIGHT, style_weight=MAX_WEIGHT, tv_weight=MAX_WEIGHT,
@@ -209,9 +209,9 @@ def test_a_diverging_job_fails_naming_the_weight_never_a_black_picture(engine):
     # Bypassing the option checks: the engine's own guard must stop a loss that overflows float32.
     import dataclasses
 
-    from nst_core.options import resolve
+    from nst_core.contract.options import resolve
 
-    from nst_core.spec import build
+    from nst_core.contract.spec import build
 
     job = build(Image.new("RGB", (48, 36), (90, 120, 60)), [Image.effect_noise((32, 32), 60).convert("RGB")],
                 StyleOptions(**TINY))
@@ -227,7 +227,7 @@ def test_a_higher_style_strength_ends_with_a_lower_style_loss(engine, cat, starr
     def style_term(strength):
         result, _ = run(engine, small(cat), [small(starry)], max_size=64, steps=20, style_strength=strength)
         opts = StyleOptions(**TINY)
-        from nst_core.options import resolve
+        from nst_core.contract.options import resolve
 
         return result.losses["style"] / (resolve(opts).style_weight * strength), result
 

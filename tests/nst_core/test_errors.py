@@ -1,8 +1,8 @@
 """User input quoted in error messages: short and escaped, however long or strange the input."""
 import pytest
 
-from nst_core.errors import QUOTE_LIMIT, InvalidInput, quote
-from nst_core.options import StyleOptions, resolve
+from nst_core.contract.errors import QUOTE_LIMIT, InvalidInput, quote
+from nst_core.contract.options import StyleOptions, resolve
 
 
 def test_short_input_is_quoted_whole():

@@ -6,7 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
-import nst_core.engine as engine_module
+import nst_core.compose as compose_module
 from nst_core import Cancelled, CancelToken, StyleOptions
 from nst_core.precision import backend_flags
 from nst_core.tiling import grid, tile_generator
@@ -99,7 +99,7 @@ def test_cancel_during_a_tiled_step_stops_within_one_tile(engine, cat, starry):
 
 
 def test_large_scales_get_reduced_previews(engine, cat, starry, monkeypatch):
-    monkeypatch.setattr(engine_module, "PREVIEW_PIXELS", 2000)
+    monkeypatch.setattr(compose_module, "PREVIEW_PIXELS", 2000)
     seen = []
     engine.stylize(photo(cat, (120, 80)), [photo(starry, (64, 40))],
                    StyleOptions(max_size=120, steps=1, multiscale=False), progress=seen.append)

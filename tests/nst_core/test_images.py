@@ -6,7 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
-from nst_core.errors import InvalidInput
+from nst_core.contract.errors import InvalidInput
 from nst_core.images import (combine_luma_chroma, decode_image, luminance, match_color_statistics,
                              match_luminance, normalize_mode, rgb_to_ycc, working_size, ycc_to_rgb)
 

@@ -2,7 +2,7 @@
 from torch import nn
 from torchvision.models import vgg19
 
-from nst_core.layers import CONV_NAMES, LAYER_INDEX, LAYER_NAMES
+from nst_core.contract.layers import CONV_NAMES, LAYER_INDEX, LAYER_NAMES
 
 
 def test_names_follow_torchvision_module_order():

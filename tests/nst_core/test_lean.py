@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from nst_core import lean
-from nst_core.layers import channels, downsample
-from nst_core.options import CONTENT_LAYERS, STYLE_LAYERS
+from nst_core.contract.layers import channels, downsample
+from nst_core.contract.options import CONTENT_LAYERS, STYLE_LAYERS
 
 LAYERS = sorted(set(STYLE_LAYERS) | set(CONTENT_LAYERS))
 

@@ -4,9 +4,9 @@ import sys
 
 import pytest
 
-from nst_core.errors import InvalidInput
-from nst_core.limits import MAX_FACTOR, MAX_SEED, MAX_STEPS, MAX_STYLE_SCALE, MAX_WEIGHT
-from nst_core.options import PRESETS, StyleOptions, option_specs, resolve
+from nst_core.contract.errors import InvalidInput
+from nst_core.contract.limits import MAX_FACTOR, MAX_SEED, MAX_STEPS, MAX_STYLE_SCALE, MAX_WEIGHT
+from nst_core.contract.options import PRESETS, StyleOptions, option_specs, resolve
 
 BAD_OPTIONS = [
     ("content_layers", dict(content_layers=("relu9_9",))),
@@ -75,7 +75,7 @@ def test_bounds_allow_the_largest_documented_values():
 def test_every_number_has_a_maximum_and_the_maxima_resolve():
     specs = option_specs()
     assert all(spec.maximum is not None for spec in specs.values() if spec.kind in ("int", "float", "floats"))
-    assert specs["seed"].maximum == MAX_SEED and "style_blend" not in specs  # blend weights: nst_core.spec
+    assert specs["seed"].maximum == MAX_SEED and "style_blend" not in specs  # blend weights: nst_core.contract.spec
     opts = resolve(StyleOptions(content_weight=MAX_WEIGHT, style_weight=MAX_WEIGHT, tv_weight=MAX_WEIGHT,
                                 style_layer_weights=(1.0,) * 5, seed=MAX_SEED))
     assert opts.style_weight == MAX_WEIGHT and opts.seed == MAX_SEED
@@ -91,7 +91,7 @@ def test_every_option_is_declared_with_a_spec():
 
 
 def test_options_and_errors_import_without_torch():
-    code = ("import sys, nst_core, nst_core.errors, nst_core.options, nst_core.progress, nst_core.interface; "
+    code = ("import sys, nst_core, nst_core.contract.errors, nst_core.contract.options, nst_core.contract.progress, nst_core.interface; "
             "heavy = [m for m in ('torch', 'torchvision', 'PIL', 'numpy') if m in sys.modules]; "
             "assert not heavy, heavy; from nst_core import PRESETS; assert 'torch' not in sys.modules")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -99,7 +99,7 @@ def test_options_and_errors_import_without_torch():
 
 
 def test_a_stronger_style_lengthens_only_the_presets_final_steps():
-    from nst_core.options import resolve, strength_stretch
+    from nst_core.contract.options import resolve, strength_stretch
     base = resolve(StyleOptions())
     assert resolve(StyleOptions(style_strength=3.0)).steps == round(base.steps * 1.3)
     assert resolve(StyleOptions(style_strength=10.0)).steps == round(base.steps * 1.3)  # never past 1.3x

@@ -5,7 +5,7 @@ import pytest
 
 from nst_core import CancelToken, InvalidInput, StyleOptions
 from nst_core.memory import CPU_MODEL, MIB, SAFETY, for_pooling
-from nst_core.options import resolve
+from nst_core.contract.options import resolve
 from nst_core.plan import plan_job
 
 GIB = 1024 * MIB
@@ -14,7 +14,7 @@ RESIDENT = 900 * MIB  # about what the engine's process holds before a job
 
 def plan(content, budget, styles=((1024, 640),), resident=RESIDENT, **options):
     opts = resolve(StyleOptions(**options))
-    return plan_job(content, list(styles), opts, budget=int(budget), resident=resident,
+    return plan_job(content, [list(styles)], opts, budget=int(budget), resident=resident,
                     model=for_pooling(CPU_MODEL, opts.pooling))
 
 
@@ -138,7 +138,7 @@ def test_tiles_keep_their_records_when_all_of_them_fit():
     per step (nst_core.lean); below that they run forward twice; and never where the model cannot keep."""
     def last(budget_mb, model=CPU_MODEL):
         opts = resolve(StyleOptions(max_size=2048, multiscale=False))
-        return plan_job((2048, 1536), [(1024, 640)], opts, budget=budget_mb * MIB, resident=RESIDENT,
+        return plan_job((2048, 1536), [[(1024, 640)]], opts, budget=budget_mb * MIB, resident=RESIDENT,
                         model=model).scales[-1]
 
     roomy, tight = last(9000), last(3000)
@@ -149,5 +149,5 @@ def test_tiles_keep_their_records_when_all_of_them_fit():
         assert RESIDENT + scale.peak_bytes <= budget_mb * MIB * SAFETY
     no_keep = last(9000, replace(CPU_MODEL, keep_pass=0.0))  # a device model without kept records
     assert not no_keep.grid.keep and no_keep.tiled
-    assert "kept" in plan_job((2048, 1536), [(1024, 640)], resolve(StyleOptions(max_size=2048, multiscale=False)),
+    assert "kept" in plan_job((2048, 1536), [[(1024, 640)]], resolve(StyleOptions(max_size=2048, multiscale=False)),
                               budget=9000 * MIB, resident=RESIDENT, model=CPU_MODEL).describe()

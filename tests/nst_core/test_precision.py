@@ -8,7 +8,7 @@ from PIL import Image
 
 from nst_core import InvalidInput, StyleOptions
 from nst_core import precision
-from nst_core.options import CONTENT_LAYERS, STYLE_LAYERS
+from nst_core.contract.options import CONTENT_LAYERS, STYLE_LAYERS
 from nst_core.tiling import TiledObjective, Weights, accumulate_grams, assemble_features, exact_halo, grid
 
 ALIGN = 16

@@ -4,17 +4,17 @@ import pytest
 import torch
 from PIL import Image
 
-from nst_core.engine import _weights
-from nst_core.errors import InvalidInput
+from nst_core.objective import term_weights
+from nst_core.contract.errors import InvalidInput
 from nst_core.images import to_tensor
-from nst_core.limits import MAX_REGION_STRENGTH, MAX_REGIONS
+from nst_core.contract.limits import MAX_REGION_STRENGTH, MAX_REGIONS
 from nst_core.losses import gram_matrix
-from nst_core.options import CONTENT_LAYERS, STYLE_LAYERS, StyleOptions, resolve
+from nst_core.contract.options import CONTENT_LAYERS, STYLE_LAYERS, StyleOptions, resolve
 from nst_core.plan import plan_job
 from nst_core.memory import CPU_MODEL
 from nst_core.precision import backend_flags
 from nst_core.regions import guides_at, region_shares, styled_cover, weight_maps
-from nst_core.spec import RegionInput, build
+from nst_core.contract.spec import RegionInput, build
 from nst_core.tiling import TiledObjective, exact_halo, grid
 
 TINY = dict(max_size=64, steps=4, coarse_steps=0, multiscale=False, precision="float32")
@@ -79,7 +79,7 @@ def guided_problem(net, cat, starry, scream):
         b = {k: gram_matrix(v) for k, v in net(to_tensor(scream, (128, 96)), STYLE_LAYERS).items()}
     guides = guides_at(masks, (w, h), STYLE_LAYERS, torch.device("cpu"))
     targets = {layer: [a[layer], b[layer], a[layer]] for layer in STYLE_LAYERS}
-    weights = _weights(opts, content_targets, targets, content, region_shares(guides), [1.0, 2.0, 0.5])
+    weights = term_weights(opts, content_targets, targets, content, region_shares(guides), [1.0, 2.0, 0.5])
     g = torch.Generator().manual_seed(0)
     image = (content + torch.randn(content.shape, generator=g) * 20).clamp(0, 255)
     return image, content_targets, targets, weights, guides
@@ -183,8 +183,8 @@ def test_styled_cover_follows_the_groups_with_styles():
 
 def test_regions_are_counted_by_the_planner():
     opts = resolve(StyleOptions(max_size=1024, multiscale=False))
-    plain = plan_job((1024, 768), [(512, 512)], opts, budget=2**34, resident=0, model=CPU_MODEL)
-    masked = plan_job((1024, 768), [(512, 512)] * 3, opts, budget=2**34, resident=0, model=CPU_MODEL, masks=2)
+    plain = plan_job((1024, 768), [[(512, 512)]], opts, budget=2**34, resident=0, model=CPU_MODEL)
+    masked = plan_job((1024, 768), [[(512, 512)]] * 3, opts, budget=2**34, resident=0, model=CPU_MODEL)
     extra = masked.peak_bytes - plain.peak_bytes
     assert extra >= 1024 * 768 * 3 * 4 * 1.3  # three float32 guides, at full resolution and down the layers
 
@@ -199,8 +199,8 @@ BAD_REGIONS = [
                                        RegionInput(Image.new("L", c.size, 255), strength=float("nan"))]),
     ("regions[0].strength", lambda c: [RegionInput(Image.new("L", c.size, 255), strength=-1.0)]),
     ("regions[0].strength", lambda c: [RegionInput(Image.new("L", c.size, 255), strength=MAX_REGION_STRENGTH * 2)]),
-    ("regions[0].style_blend", lambda c: [RegionInput(Image.new("L", c.size, 255), [c], blend=[1.0, 2.0])]),
-    ("regions[0].style_blend", lambda c: [RegionInput(Image.new("L", c.size, 255), [c], blend=[0.0])]),
+    ("regions[0].style_blend", lambda c: [RegionInput(Image.new("L", c.size, 255), [c], style_blend=[1.0, 2.0])]),
+    ("regions[0].style_blend", lambda c: [RegionInput(Image.new("L", c.size, 255), [c], style_blend=[0.0])]),
 ]
 
 

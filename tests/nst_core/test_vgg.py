@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-from nst_core.errors import WeightsUnavailable
+from nst_core.contract.errors import WeightsUnavailable
 from nst_core.vgg import VGGFeatures, blur_pool
 
 

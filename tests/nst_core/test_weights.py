@@ -6,7 +6,7 @@ import torch
 
 from nst_core import Engine, InvalidInput, WeightsUnavailable
 from nst_core import weights as weights_mod
-from nst_core.layers import CONV_NAMES, LAYER_INDEX
+from nst_core.contract.layers import CONV_NAMES, LAYER_INDEX
 
 
 def gradient_image():

@@ -106,7 +106,7 @@ def test_install_gimp_plugin_forwards_its_arguments():
 
 
 def test_every_option_is_a_flag_with_its_choices():
-    from nst_core.options import PRESETS, option_specs
+    from nst_core.contract.options import PRESETS, option_specs
 
     run = _nst("stylize", "--help", timeout=60)
     assert run.returncode == 0, run.stderr
@@ -146,8 +146,8 @@ def test_each_option_flag_states_its_default_once():
     assert "(default: equal)" in helps["style_blend"] and "(default: the preset's)" in helps["max_size"]
 
 
-def test_the_readme_client_example_says_what_it_waits_for(tmp_path):
-    readme = (REPO / "README.md").read_text().split("\n### Python\n", 1)[1]
+def test_the_docs_client_example_says_what_it_waits_for(tmp_path):
+    readme = (REPO / "docs" / "server.md").read_text().split("\n## Python\n", 1)[1]
     example = readme.split("```python\n", 1)[1].split("```", 1)[0]
     address = free_address()
     process = subprocess.Popen([sys.executable, "-c", example], cwd=tmp_path, stdout=subprocess.PIPE, text=True,

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from nst_core.limits import MAX_STEPS
-from nst_core.options import PRESETS
+from nst_core.contract.limits import MAX_STEPS
+from nst_core.contract.options import PRESETS
 from protos.nst.v1 import style_pb2
 from server.client import OPTION_KEYS, ClientError, StyleClient
 from tests.helpers import SMALL, content_image, encoded, free_address, style_image

@@ -7,7 +7,7 @@ import grpc
 import pytest
 from PIL import Image
 
-from nst_core.errors import DeviceOutOfMemory, WeightsUnavailable
+from nst_core.contract.errors import DeviceOutOfMemory, WeightsUnavailable
 from server.client import ClientError, ImageData, Result, StyleClient
 from server.jobs import _failure
 from tests.helpers import SMALL, content_image, encoded, running_server, style_image

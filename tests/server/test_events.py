@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from nst_core.progress import Progress as EngineProgress
+from nst_core.contract.progress import Progress as EngineProgress
 from protos.nst.v1 import style_pb2
 from server import events
 from server.jobs import _progress_message

@@ -5,8 +5,8 @@ import dataclasses
 
 import pytest
 
-from nst_core.errors import InvalidInput
-from nst_core.options import StyleOptions, option_specs, resolve
+from nst_core.contract.errors import InvalidInput
+from nst_core.contract.options import StyleOptions, option_specs, resolve
 from protos.nst.v1 import style_pb2
 from server import job_input
 from server.limits import ServerLimits
@@ -19,7 +19,7 @@ def test_proto_options_and_engine_options_agree():
     assert proto == engine, f"only in the proto: {proto - engine}; only in the engine: {engine - proto}"
     request_fields = {f.name for f in style_pb2.StylizeRequest.DESCRIPTOR.fields}
     assert {name for name, spec in option_specs().items() if spec.on_request} <= request_fields
-    assert "style_blend" in request_fields  # blend weights: nst_core.spec, on the request and in each region
+    assert "style_blend" in request_fields  # blend weights: nst_core.contract.spec, on the request and in each region
 
 
 def test_proto_field_kinds_match_the_declared_kinds():

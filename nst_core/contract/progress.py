@@ -1,7 +1,7 @@
 """Progress reports and cancellation shared by the engine and its callers (no torch, no PIL at import).
 
 ``Progress`` has the field names of the proto's ``JobProgress`` and of ``server.events.Progress``: one shape
-from the engine to the GIMP plug-in (``tests/server/test_progress_shape.py`` holds them together).
+from the engine to the GIMP plug-in (``tests/server/test_events.py`` holds them together).
 """
 from __future__ import annotations
 

@@ -5,13 +5,13 @@ size, whichever is smaller (never upscaled), and at most :data:`MAX_WORKING_PIXE
 gets :data:`COARSEST_FACTOR` × ``coarse_steps`` when it is small (under :data:`CHEAP_COARSEST` ×
 ``min_size`` on its long side, about 128-191 px): it is where the painting's layout and palette form, its
 steps are the cheapest (1/16 of a final one at 512 px), and the quality benchmark's style distance fell by
-a fifth for a few % of the time (README "Convergence"). A coarsest scale of 192 px or more (a 400-511 px
+a fifth for a few % of the time (docs/benchmarks.md "Convergence"). A coarsest scale of 192 px or more (a 400-511 px
 job has only two scales) costs a quarter of a final step per step, and doubling it made the README's
 451×300 job 40 % slower for no better picture. Up to :data:`DETAIL_SIDE` every other coarse scale
 gets ``coarse_steps``; above it a coarse scale gets half as many
 per doubling, never fewer than ``steps``: by 512 px the picture is complete (``balanced`` ends there),
 finer scales add brush texture, and each of their steps costs four times the last. The final scale gets
-``steps``. (README "Presets" shows the crops these choices were made from.)
+``steps``. (docs/engine.md "Presets" shows the crops these choices were made from.)
 """
 from __future__ import annotations
 
