@@ -80,7 +80,8 @@ def test_reflection_lists_and_describes_the_services(server):
         assert {"nst.v1.StyleService", "grpc.health.v1.Health"} <= services
         file = db.FindFileContainingSymbol("nst.v1.StyleService")
         assert file.package == "nst.v1"
-        assert [m.name for m in file.service[0].method] == ["Stylize", "CancelJob", "GetJob", "Describe", "StylizeSequence"]
+        assert [m.name for m in file.service[0].method] == ["Stylize", "CancelJob", "GetJob", "Describe",
+                                                            "StylizeSequence"]
 
 
 def test_refuses_an_address_already_in_use(server):
