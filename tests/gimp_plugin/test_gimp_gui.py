@@ -21,7 +21,7 @@ RESULT = "Chelsea · starry_night"
 GIMP_WINDOW = (0, 0, 802, 622)  # the image window on the 1024x720 screen, for the README's crops
 CHANNEL = ["Eyes", 64, 40, 132, 52]  # a saved channel over the cat's eyes (image coordinates)
 INNER = [72, 48, 116, 36]  # inside it, away from the edge the optimization blends (layer coordinates)
-STEPS = 15  # the first run overrides Draft's steps with this
+STEPS = 40  # the first run overrides Draft's steps with this (long enough for 3 previews in bf16)
 DRIVER_FILES = ("gimp_gui_driver.py", "gimp_gui_x.py", "gimp_gui_agent.py", "gimp_images.py", "server_probe.py")
 
 
