@@ -22,8 +22,8 @@ from . import PLUGIN_NAME, PLUGIN_SOURCE
 from .neural_style_transfer.nst_job import ARGUMENTS_FILE, CONFIG_FILE
 
 FLATPAK_APP = "org.gimp.GIMP"
-PLUGIN_FILES = (f"{PLUGIN_NAME}.py", "nst_dialog.py", "nst_job.py", "nst_preview.py", "nst_frames.py",
-                "nst_frames_job.py")
+PLUGIN_FILES = (f"{PLUGIN_NAME}.py", "nst_procedure.py", "nst_dialog.py", "nst_job.py", "nst_preview.py",
+                "nst_frames.py", "nst_frames_job.py")
 
 
 def default_gimp_dir(flatpak: bool = False, env=None, platform: str | None = None) -> str:

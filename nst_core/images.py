@@ -169,18 +169,19 @@ def to_image(tensor: torch.Tensor) -> Image.Image:
 
 # --- colour ---------------------------------------------------------------------------------------
 # ITU-R BT.601 YCbCr (full range) with 0..255 inputs; PIL's "YCbCr" mode uses the same matrix.
-_RGB_TO_YCC = torch.tensor([[0.299, 0.587, 0.114],
-                            [-0.168736, -0.331264, 0.5],
-                            [0.5, -0.418688, -0.081312]])
-_YCC_TO_RGB = torch.linalg.inv(_RGB_TO_YCC)
+# Plain numbers, made tensors per call: a tensor made at import would fix torch's allocator settings before
+# nst_core.memory sets them (huge pages; tests/nst_core/test_memory_env.py).
+_RGB_TO_YCC = ((0.299, 0.587, 0.114),
+               (-0.168736, -0.331264, 0.5),
+               (0.5, -0.418688, -0.081312))
 
 
 def rgb_to_ycc(rgb: torch.Tensor) -> torch.Tensor:
-    return torch.einsum("ij,njhw->nihw", _RGB_TO_YCC.to(rgb), rgb)
+    return torch.einsum("ij,njhw->nihw", torch.tensor(_RGB_TO_YCC).to(rgb), rgb)
 
 
 def ycc_to_rgb(ycc: torch.Tensor) -> torch.Tensor:
-    return torch.einsum("ij,njhw->nihw", _YCC_TO_RGB.to(ycc), ycc)
+    return torch.einsum("ij,njhw->nihw", torch.linalg.inv(torch.tensor(_RGB_TO_YCC)).to(ycc), ycc)
 
 
 def luminance(rgb: torch.Tensor) -> torch.Tensor:

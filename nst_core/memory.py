@@ -16,8 +16,9 @@ import os
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-# Large CPU tensors on transparent huge pages. Torch reads this at its first large allocation, and every
-# engine imports this module before it allocates: a step at 1024×640 took 880 000 page faults and 3 s of
+# Large CPU tensors on transparent huge pages. Torch reads this at its first tensor of any size, and every
+# engine imports this module before it allocates (no nst_core module makes a tensor at import:
+# tests/nst_core/test_memory_env.py): a step at 1024×640 took 880 000 page faults and 3 s of
 # system time without, 53 000 and 1.8 s with, and ran 15-20 % faster (docs/engine.md "Memory"). Linux only;
 # elsewhere torch ignores it. Set here, not in nst_core: a client importing the contract keeps its environment.
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")

@@ -349,27 +349,34 @@ class JobManager:
             result = self.engine.run(images, progress=on_progress, cancel=job.token, style_cache=self.style_cache)
             payload = _encode(result.image, job_input.output_format)
             result.image = None  # the encoded bytes are all that is streamed
-        except Cancelled:
-            self._end(job, JobState.CANCELLED, JobError(job.cancel_code, f"job {job.cancel_reason}"))
-            return
         except Exception as exc:  # noqa: BLE001 - every failure must reach the client as a status
-            error = _failure(exc)
-            if error.code is grpc.StatusCode.INTERNAL:
-                log.exception("job %s failed unexpectedly", job.id)
-            self._end(job, JobState.FAILED, error)
+            self.ended_early(job, exc)
             return
         finally:
             del job_input, images  # free the decoded images before the result is streamed
         hits = result.style_cache_hits
-        finished = style_pb2.StylizeResponse(finished=style_pb2.JobFinished(
+        self.succeed(job, payload, style_pb2.StylizeResponse(finished=style_pb2.JobFinished(
             wall_time_seconds=result.wall_time, steps=result.steps, cache_hit=hits > 0, style_cache_hits=hits,
-            queue_seconds=job.started - job.submitted, losses=result.losses))
+            queue_seconds=job.started - job.submitted, losses=result.losses)))
+
+    def ended_early(self, job: Job, exc: Exception) -> None:
+        """A job's run raised: it was cancelled, or it failed with a status the client can read."""
+        if isinstance(exc, Cancelled):
+            self._end(job, JobState.CANCELLED, JobError(job.cancel_code, f"job {job.cancel_reason}"))
+            return
+        error = _failure(exc)
+        if error.code is grpc.StatusCode.INTERNAL:
+            log.exception("job %s failed unexpectedly", job.id)
+        self._end(job, JobState.FAILED, error)
+
+    def succeed(self, job: Job, *messages) -> None:
+        """Stream a finished job's last messages and end it, unless a cancel came first."""
         with self._cond:  # atomic with cancel(): once it has answered True the job must end CANCELLED
             if job.token.cancelled:  # cancelled after the engine's last step check or during encoding
                 self._finish(job, JobState.CANCELLED, JobError(job.cancel_code, f"job {job.cancel_reason}"))
                 return
-            job.push(payload)
-            job.push(finished)
+            for message in messages:
+                job.push(message)
             self._finish(job, JobState.SUCCEEDED, None)
 
     def _end(self, job: Job, state: JobState, error: Optional[JobError]) -> None:

@@ -159,28 +159,14 @@ class HelperJob:
             from .plugin_frames import stylize_frames
             return stylize_frames(self, job)
         content = self._image(job["content"])
-        styles = [self._image(job["style"])] if job.get("style") else []
-        regions = [Region(self._image(r["mask"]), tuple(self._image(s) for s in r.get("styles", ())))
-                   for r in job.get("regions") or ()]
-        preview = job.get("preview") or {}
         self.emit(type="status", text="Sending the job to the style server…")
-        stream = self.client.stylize(content, styles, options=job.get("options") or {}, output_format="rgba",
-                                     preview=bool(preview), preview_interval=float(preview.get("interval", 0)),
-                                     preview_max_size=int(preview.get("max_size", 0)), regions=regions)
+        stream = self.client.stylize(content, **self._job_arguments(job))
         result = finished = None
         for event in stream:
-            if isinstance(event, Queued):
-                self.job_id = event.job_id or self.job_id
-                self.emit(type="queued", position=event.position)
-            elif isinstance(event, Waiting):
-                self.emit(type="status", text=f"All {event.servers} style servers are busy; waiting for a free one…")
-            elif isinstance(event, Started):
-                self.job_id = event.job_id
-                self.emit(type="started", job_id=event.job_id)
-            elif isinstance(event, Progress):
+            if self._relay(event):
+                continue
+            if isinstance(event, Progress):
                 self.emit(type="progress", **dataclasses.asdict(event))
-            elif isinstance(event, Preview):
-                self._write_preview(event)
             elif isinstance(event, Result):
                 result = event
             elif isinstance(event, Finished):
@@ -193,6 +179,32 @@ class HelperJob:
         self.done = True  # from here on, a closed stdin is the normal goodbye
         self.emit(type="result", file=name, width=result.width, height=result.height,
                   **(dataclasses.asdict(finished) if finished else {}))
+
+    def _job_arguments(self, job: dict) -> dict:
+        """The client's arguments shared by a single job and a sequence: styles, options, regions, previews."""
+        preview = job.get("preview") or {}
+        return dict(
+            styles=[self._image(job["style"])] if job.get("style") else [], options=job.get("options") or {},
+            output_format="rgba", preview=bool(preview), preview_interval=float(preview.get("interval", 0)),
+            preview_max_size=int(preview.get("max_size", 0)),
+            regions=[Region(self._image(r["mask"]), tuple(self._image(s) for s in r.get("styles", ())))
+                     for r in job.get("regions") or ()])
+
+    def _relay(self, event) -> bool:
+        """Pass on the events a single job and a sequence share (queued, waiting, started, preview)."""
+        if isinstance(event, Queued):
+            self.job_id = event.job_id or self.job_id
+            self.emit(type="queued", position=event.position)
+        elif isinstance(event, Waiting):
+            self.emit(type="status", text=f"All {event.servers} style servers are busy; waiting for a free one…")
+        elif isinstance(event, Started):
+            self.job_id = event.job_id
+            self.emit(type="started", job_id=event.job_id)
+        elif isinstance(event, Preview):
+            self._write_preview(event)
+        else:
+            return False
+        return True
 
     def _write_preview(self, preview: Preview) -> None:
         # Replaced atomically: the plug-in reads the file while the next preview may be on its way.

@@ -8,24 +8,19 @@ header (one size, the limits on frames and pixels), then the first frame's job t
 """
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 
-import grpc
-
-from nst_core.contract.errors import Cancelled, InvalidInput
+from nst_core.contract.errors import InvalidInput
 from nst_core.contract.sequence_spec import DEFAULT_LATER_STEPS, DEFAULT_TEMPORAL_WEIGHT, SequenceOptions, check_frames, \
     check_options
 from protos.nst.v1 import style_pb2
 
 from . import job_input
 from .config import RESULT_CHUNK_BYTES
-from .jobs import JobError, JobState, _encode, _failure, _preview_message, _progress_message
+from .jobs import _encode, _preview_message, _progress_message
 from .limits import ServerLimits
-from .wire import abort
 
-log = logging.getLogger("nst.server")
 _SHARED_FIELDS = ("styles", "style_blend", "options", "preview", "preview_interval_seconds", "preview_max_size",
                   "output_format", "regions")
 
@@ -82,42 +77,7 @@ def build_sequence(request: style_pb2.StylizeSequenceRequest, limits: ServerLimi
     return SequenceInput(first, frames, sequence)
 
 
-def serve_sequence(servicer, request, context):
-    """The StylizeSequence handler: like Stylize's, with the manager's events put in the sequence's shape."""
-    state = servicer._state
-    manager = state.manager
-    if manager is None:
-        if state.load_error is not None:
-            abort(context, grpc.StatusCode.FAILED_PRECONDITION, f"weights unavailable: {state.load_error}")
-        abort(context, grpc.StatusCode.UNAVAILABLE, "the server is still loading its model; retry shortly")
-    from .service import _BUSY, _only_if_idle
-
-    try:
-        built = build_sequence(request, state.limits, manager.check_room)
-        del request
-        job = manager.submit(built, only_if_idle=_only_if_idle(context.invocation_metadata()))
-        del built
-    except InvalidInput as exc:
-        abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc), exc.field)
-    except JobError as exc:
-        abort(context, exc.code, exc.message, exc.field, _BUSY if exc.busy else ())
-    except Exception:  # noqa: BLE001 - a bug must not reach the client as UNKNOWN with a traceback
-        log.exception("could not accept a sequence")
-        abort(context, grpc.StatusCode.INTERNAL, "internal error while reading the request; see the server log")
-
-    def went_away() -> None:
-        manager.cancel(job.id, "cancelled: the client went away")
-
-    if not context.add_callback(went_away):
-        went_away()
-    try:
-        for item in servicer._stream(job, context, went_away):
-            yield _as_sequence_message(item)
-    finally:
-        job.detach()
-
-
-def _as_sequence_message(item) -> style_pb2.StylizeSequenceResponse:
+def as_sequence_message(item) -> style_pb2.StylizeSequenceResponse:
     """The manager's own events (queued, started) come as StylizeResponse: the same fields by name."""
     if isinstance(item, style_pb2.StylizeSequenceResponse):
         return item
@@ -171,27 +131,15 @@ def run_sequence(manager, job) -> None:
                                    sequence=seq_input.sequence, blend=[s.weight for s in spec.styles] or None,
                                    regions=regions, init_image=spec.init_image, progress=on_progress,
                                    cancel=job.token, style_cache=manager.style_cache, on_frame=on_frame)
-    except Cancelled:
-        manager._end(job, JobState.CANCELLED, JobError(job.cancel_code, f"job {job.cancel_reason}"))
-        return
     except Exception as exc:  # noqa: BLE001 - every failure must reach the client as a status
-        error = _failure(exc)
-        if error.code is grpc.StatusCode.INTERNAL:
-            log.exception("sequence %s failed unexpectedly", job.id)
-        manager._end(job, JobState.FAILED, error)
+        manager.ended_early(job, exc)
         return
     finally:
         del seq_input
     hits = sum(r.style_cache_hits for r in results)
-    finished = style_pb2.StylizeResponse(finished=style_pb2.JobFinished(
+    manager.succeed(job, style_pb2.StylizeResponse(finished=style_pb2.JobFinished(
         wall_time_seconds=sum(r.wall_time for r in results), steps=steps[0], cache_hit=hits > 0,
-        style_cache_hits=hits, queue_seconds=job.started - job.submitted, losses=results[-1].losses))
-    with manager._cond:  # atomic with cancel(), as for a single job
-        if job.token.cancelled:
-            manager._finish(job, JobState.CANCELLED, JobError(job.cancel_code, f"job {job.cancel_reason}"))
-            return
-        job.push(finished)
-        manager._finish(job, JobState.SUCCEEDED, None)
+        style_cache_hits=hits, queue_seconds=job.started - job.submitted, losses=results[-1].losses)))
 
 
 def _region_input(region):

@@ -67,6 +67,11 @@ class StyleServicer(style_pb2_grpc.StyleServiceServicer):
         self._state = state
 
     def Stylize(self, request, context):
+        return self._serve(job_input.build, request, context)
+
+    def _serve(self, build, request, context, as_message=None):
+        """Check and queue a request with ``build`` (``InvalidInput`` names the field), then stream the job's
+        events until it ends; ``as_message`` puts each event in the RPC's response type."""
         state = self._state
         manager = state.manager
         if manager is None:
@@ -75,7 +80,7 @@ class StyleServicer(style_pb2_grpc.StyleServiceServicer):
             _abort(context, grpc.StatusCode.UNAVAILABLE, "the server is still loading its model; retry shortly")
         only_if_idle = _only_if_idle(context.invocation_metadata())
         try:
-            built = job_input.build(request, state.limits, manager.check_room)
+            built = build(request, state.limits, manager.check_room)
             del request  # the job holds only its images' bytes; the message's copy of them goes now
             job = manager.submit(built, only_if_idle=only_if_idle)
             del built
@@ -93,7 +98,8 @@ class StyleServicer(style_pb2_grpc.StyleServiceServicer):
         if not context.add_callback(went_away):  # the call already ended (e.g. while the request was decoded)
             went_away()
         try:
-            yield from self._stream(job, context, went_away)
+            for item in self._stream(job, context, went_away):
+                yield item if as_message is None else as_message(item)
         finally:
             job.detach()
 
@@ -115,9 +121,9 @@ class StyleServicer(style_pb2_grpc.StyleServiceServicer):
             else:
                 yield item
 
-    def StylizeSequence(self, request, context):  # read, queued and streamed by server/sequence_jobs.py
-        from .sequence_jobs import serve_sequence
-        yield from serve_sequence(self, request, context)
+    def StylizeSequence(self, request, context):  # read and run by server/sequence_jobs.py
+        from .sequence_jobs import as_sequence_message, build_sequence
+        return self._serve(build_sequence, request, context, as_sequence_message)
 
     def CancelJob(self, request, context):
         job = self._find(request.job_id, context)

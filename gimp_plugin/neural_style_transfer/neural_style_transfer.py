@@ -8,8 +8,6 @@ Imports only GObject introspection and the standard library.
 """
 import os
 import sys
-import threading
-import traceback
 
 import gi
 
@@ -17,13 +15,14 @@ gi.require_version("Gimp", "3.0")
 gi.require_version("GimpUi", "3.0")
 gi.require_version("Gegl", "0.4")
 gi.require_version("GdkPixbuf", "2.0")
-from gi.repository import GdkPixbuf, Gegl, Gimp, GimpUi, Gio, GLib, GObject  # noqa: E402
+from gi.repository import GdkPixbuf, Gegl, Gimp, GimpUi, Gio, GLib  # noqa: E402
 
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, PLUGIN_DIR)
 import nst_dialog  # noqa: E402
 import nst_job  # noqa: E402
 import nst_preview  # noqa: E402
+import nst_procedure  # noqa: E402
 import nst_frames  # noqa: E402  (Filters ▸ Animation ▸ … (frames): its own procedure)
 from nst_job import PluginError  # noqa: E402
 
@@ -31,7 +30,7 @@ PROCEDURE = "plug-in-neural-style-transfer"
 ARGUMENTS = nst_job.load_arguments(PLUGIN_DIR)  # the job options, as recorded by the installer
 RGBA8 = "R'G'B'A u8"  # 8-bit non-linear RGBA: what the server takes; Gegl converts any layer format to it
 MASK8 = "Y u8"  # a selection or channel as 8-bit coverage (0 outside, 255 inside); masks are linear
-RW = GObject.ParamFlags.READWRITE
+RW = nst_procedure.RW
 
 
 # ----------------------------------------------------------------------------- pixels
@@ -213,55 +212,10 @@ def scaled_rgba(data, width, height, new_width, new_height):
 
 # ----------------------------------------------------------------------------- the procedure
 
-def show_progress(event):
-    text, fraction = nst_job.describe_event(event)
-    if text:
-        Gimp.progress_set_text(text)
-    if fraction is not None:
-        Gimp.progress_update(fraction)
-    return text, fraction
-
-
-def run_watched(job, source, layer_name):
-    """Run ``job`` in a thread while GTK keeps the preview window alive; returns the job's result.
-
-    The thread only reads the helper's pipe; every GIMP and GTK call stays on this thread (idle callbacks).
-    """
-    outcome = {}
-    loop = GLib.MainLoop()
-    window = nst_preview.PreviewWindow(layer_name, source, job.cancel)
-
-    def on_event(event):
-        if event.get("type") == "preview":
-            if event.get("png"):
-                window.show_preview(event["png"])
-        else:
-            window.show_progress(*show_progress(event))
-        return False  # once
-
-    def work():
-        try:
-            outcome["result"] = job.run(lambda event: GLib.idle_add(on_event, event))
-        except BaseException as exc:  # handed to the GIMP thread as it is
-            outcome["error"] = exc
-        GLib.idle_add(loop.quit)  # after the events queued before it
-
-    thread = threading.Thread(target=work, name="nst-job", daemon=True)
-    thread.start()
-    try:
-        loop.run()
-    finally:
-        thread.join()
-        window.destroy()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["result"]
-
-
 def stylize(image, drawables, config, watch):
     source = check_source(image, drawables)
     plugin_config = nst_job.load_config(PLUGIN_DIR)
-    options = nst_job.server_options(ARGUMENTS, {a["name"]: config.get_property(a["name"]) for a in ARGUMENTS})
+    options = nst_job.server_options(ARGUMENTS, nst_procedure.option_values(config, ARGUMENTS))
     mode = config.get_property("regions")
     style, style_name = read_style(config, required=mode != "channels")
     regions = ()
@@ -281,9 +235,9 @@ def stylize(image, drawables, config, watch):
     Gimp.progress_init("Neural style transfer")
     try:
         if watch:
-            result = run_watched(job, (content, bw, bh), source.get_name())
+            result = nst_procedure.run_watched(job, (content, bw, bh), source.get_name(), nst_job.describe_event)
         else:
-            result = job.run(show_progress)
+            result = job.run(lambda event: nst_procedure.show_progress(event, nst_job.describe_event))
         layer = result_layer(image, source, result, (bx, by, bw, bh), content, name, clip=mode == "none")
         image.insert_layer(layer, source.get_parent(), image.get_item_position(source))
     finally:
@@ -304,41 +258,12 @@ def run(procedure, run_mode, image, drawables, config, data):
         layer = drawables[0] if len(drawables) == 1 else None
         if not nst_dialog.Dialog(procedure, config, image, layer, ARGUMENTS, server_default).run():
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
-    try:
-        stylize(image, drawables, config, watch)
-    except nst_job.Cancelled:
-        return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
-    except PluginError as exc:
-        message = str(exc)
-    except OSError as exc:  # the job folder or its files: usually a full disk or an unwritable folder
-        message = (f"Neural Style Transfer could not write or read its temporary files ({exc}). Check the free "
-                   "disk space and that the temporary folder is writable, then run the filter again.")
-    except Exception as exc:  # GLib.Error from a layer operation, or a bug: still a message, never a traceback
-        traceback.print_exc()  # the details for a report, in GIMP's terminal
-        message = (f"Neural Style Transfer failed: {type(exc).__name__}: {exc}. Run the filter again; if it "
-                   "repeats, report the problem with this message and GIMP's terminal output.")
-    else:
-        return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
-    # GIMP shows this text to an interactive user; scripts get it with the error status.
-    return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, GLib.Error(message))
+    return nst_procedure.outcome(procedure, "Neural Style Transfer",
+                                 lambda: stylize(image, drawables, config, watch))
 
 
 def run_frames(procedure, run_mode, image, drawables, config, data):
     return nst_frames.run(procedure, run_mode, image, config, read_style, ARGUMENTS, PLUGIN_DIR)
-
-
-def add_option_argument(procedure, entry):
-    """One option argument from the installer's table (see ``installer.plugin_arguments``)."""
-    name, label, help_text, default = entry["name"], entry["label"], entry["help"], entry["default"]
-    if entry["kind"] == "choice":
-        values = Gimp.Choice.new()
-        for index, (nick, choice_label, hint) in enumerate(entry["choices"]):
-            values.add(nick, index, choice_label, hint)
-        procedure.add_choice_argument(name, label, help_text, values, default, RW)
-        return
-    low = min(entry["min"], entry.get("unset", entry["min"]))  # the "preset's" value must be settable too
-    add = procedure.add_int_argument if entry["kind"] == "int" else procedure.add_double_argument
-    add(name, label, help_text, low, entry["max"], default, RW)
 
 
 class NeuralStyleTransfer(Gimp.PlugIn):
@@ -350,24 +275,15 @@ class NeuralStyleTransfer(Gimp.PlugIn):
 
     def do_create_procedure(self, name):
         if name == nst_frames.PROCEDURE:
-            return nst_frames.create(self, name, ARGUMENTS, add_option_argument, run_frames)
-        procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, run, None)
-        procedure.set_image_types("RGB*, GRAY*")
-        procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
-        procedure.set_menu_label("Neural Style Transfer…")
-        procedure.add_menu_path("<Image>/Filters/Artistic")
-        procedure.set_documentation(
+            return nst_frames.create(self, name, ARGUMENTS, run_frames)
+        procedure = nst_procedure.new_procedure(
+            self, name, run, "Neural Style Transfer…", "<Image>/Filters/Artistic",
             "Repaint the layer in the style of a painting (neural style transfer)",
             "Adds a new layer above the active one, stylized by the project's style server (VGG19, Gatys et "
             "al.). The style is style-drawable when set, else style-file. Within a selection only the "
-            "selected part is stylized.", name)
-        procedure.set_attribution("gimp-neural-style contributors", "MIT License", "2025")
-        procedure.add_file_argument("style-file", "Style _file", "Image of the style (PNG, JPEG, WebP, TIFF, "
-                                    "or anything GIMP opens)", Gimp.FileChooserAction.OPEN, True, None, RW)
-        procedure.add_drawable_argument("style-drawable", "Style la_yer", "A layer of any open image to use as "
-                                        "the style; overrides style-file when set", True, RW)
-        for entry in ARGUMENTS:
-            add_option_argument(procedure, entry)
+            "selected part is stylized.")
+        procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
+        nst_procedure.add_style_arguments(procedure, ARGUMENTS)
         modes = Gimp.Choice.new()
         for index, (nick, label, hint) in enumerate(nst_job.REGION_MODES):
             modes.add(nick, index, label, hint)
@@ -379,10 +295,7 @@ class NeuralStyleTransfer(Gimp.PlugIn):
         procedure.add_string_argument("channel-styles", "C_hannel styles", "With regions channels: one "
                                       "'channel name=style file, layer name or none' per channel, separated by ;",
                                       "", RW)
-        procedure.add_string_argument("server", "Server (blan_k: the installed one)", "Style server address "
-                                      "(empty = the installed default)", "", RW)
-        procedure.add_boolean_argument("auto-start", "Start a local server when none ans_wers", "Start a local "
-                                       "style server when none answers", True, RW)
+        nst_procedure.add_server_arguments(procedure)
         nst_dialog.add_aux_arguments(procedure)
         return procedure
 

@@ -16,47 +16,36 @@ import gi
 gi.require_version("Gimp", "3.0")
 gi.require_version("GimpUi", "3.0")
 gi.require_version("Gegl", "0.4")
-from gi.repository import Gegl, Gimp, GimpUi, Gio, GLib, GObject  # noqa: E402
+from gi.repository import Gegl, Gimp, GimpUi, Gio, GLib  # noqa: E402
 
 import nst_job  # noqa: E402
 import nst_preview  # noqa: E402
+import nst_procedure  # noqa: E402
 from nst_frames_job import FramesJob, describe_frames_event  # noqa: E402
 from nst_job import Cancelled, PluginError  # noqa: E402
+from nst_procedure import RW  # noqa: E402
 
 PROCEDURE = "plug-in-neural-style-transfer-frames"
 RGBA8 = "R'G'B'A u8"
-RW = GObject.ParamFlags.READWRITE
 DEFAULT_TEMPORAL_WEIGHT = 100.0  # nst_core.contract.sequence_spec's default (its docs/animation.md gives the why)
 
 
-def create(plugin, name, arguments, add_option_argument, run):
-    procedure = Gimp.ImageProcedure.new(plugin, name, Gimp.PDBProcType.PLUGIN, run, None)
-    procedure.set_image_types("RGB*, GRAY*")
-    procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE | Gimp.ProcedureSensitivityMask.DRAWABLES
-                                   | Gimp.ProcedureSensitivityMask.NO_DRAWABLES)
-    procedure.set_menu_label("Neural Style Transfer (frames)…")
-    procedure.add_menu_path("<Image>/Filters/Animation")
-    procedure.set_documentation(
+def create(plugin, name, arguments, run):
+    procedure = nst_procedure.new_procedure(
+        plugin, name, run, "Neural Style Transfer (frames)…", "<Image>/Filters/Animation",
         "Stylize every layer as a frame of an animation, without flicker",
         "The image's top-level layers are the frames (bottom first). Frame t starts from frame t-1's result "
         "moved by the optical flow and holds it where the flow is certain (Ruder et al. 2016). The result is "
-        "a new image whose layers keep the frames' names and timing tags.", name)
-    procedure.set_attribution("gimp-neural-style contributors", "MIT License", "2025")
-    procedure.add_file_argument("style-file", "Style _file", "Image of the style (PNG, JPEG, WebP, TIFF, or "
-                                "anything GIMP opens)", Gimp.FileChooserAction.OPEN, True, None, RW)
-    procedure.add_drawable_argument("style-drawable", "Style la_yer", "A layer of any open image to use as the "
-                                    "style; overrides style-file when set", True, RW)
-    for entry in arguments:
-        add_option_argument(procedure, entry)
+        "a new image whose layers keep the frames' names and timing tags.")
+    procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE | Gimp.ProcedureSensitivityMask.DRAWABLES
+                                   | Gimp.ProcedureSensitivityMask.NO_DRAWABLES)
+    nst_procedure.add_style_arguments(procedure, arguments)
     procedure.add_double_argument("temporal-weight", "Steadiness (_temporal weight)", "How firmly a frame holds "
                                   "the previous one where the motion is certain (0: only start from it)",
                                   0.0, 10000.0, DEFAULT_TEMPORAL_WEIGHT, RW)
     procedure.add_boolean_argument("independent", "Each frame on its _own (flickers)", "Stylize every frame as a "
                                    "separate job: the baseline, for comparison", False, RW)
-    procedure.add_string_argument("server", "Server (blan_k: the installed one)", "Style server address "
-                                  "(empty = the installed default)", "", RW)
-    procedure.add_boolean_argument("auto-start", "Start a local server when none ans_wers", "Start a local "
-                                   "style server when none answers", True, RW)
+    nst_procedure.add_server_arguments(procedure)
     procedure.add_image_return_value("new-image", "New image", "The stylized frames, one layer each", True, RW)
     return procedure
 
@@ -105,7 +94,7 @@ def stylize_frames(image, config, watch, read_style, arguments, plugin_dir):
     frames = [(canvas_pixels(layer, width, height), width, height) for layer in layers]
     style, _ = read_style(config)
     plugin_config = nst_job.load_config(plugin_dir)
-    options = nst_job.server_options(arguments, {a["name"]: config.get_property(a["name"]) for a in arguments})
+    options = nst_job.server_options(arguments, nst_procedure.option_values(config, arguments))
     server = config.get_property("server") or plugin_config.get("server") or ""
     sequence = {"temporal_weight": config.get_property("temporal-weight"),
                 "independent": config.get_property("independent")}
@@ -114,7 +103,11 @@ def stylize_frames(image, config, watch, read_style, arguments, plugin_dir):
     Gimp.progress_init("Neural style transfer (frames)")
     try:
         try:
-            done = watched(job, frames[0], layers[0].get_name()) if watch else job.run(show_progress)
+            if watch:
+                done = nst_procedure.run_watched(job, frames[0], layers[0].get_name(), describe_frames_event,
+                                                 "nst-frames")
+            else:
+                done = job.run(lambda event: nst_procedure.show_progress(event, describe_frames_event))
         except Cancelled:
             finished = [job.frames[k] for k in range(len(frames)) if k in job.frames]
             if finished and watch:  # cancelled in the preview window: the finished frames are kept
@@ -129,50 +122,6 @@ def stylize_frames(image, config, watch, read_style, arguments, plugin_dir):
     return result
 
 
-def show_progress(event):
-    text, fraction = describe_frames_event(event)
-    if text:
-        Gimp.progress_set_text(text)
-    if fraction is not None:
-        Gimp.progress_update(fraction)
-    return text, fraction
-
-
-def watched(job, first_frame, name):
-    """``job.run`` in a thread while the preview window shows the frame being painted and "Frame k of n"."""
-    import threading
-
-    outcome = {}
-    loop = GLib.MainLoop()
-    window = nst_preview.PreviewWindow(name, first_frame, job.cancel)
-
-    def on_event(event):
-        if event.get("type") == "preview":
-            if event.get("png"):
-                window.show_preview(event["png"])
-        else:
-            window.show_progress(*show_progress(event))
-        return False
-
-    def work():
-        try:
-            outcome["result"] = job.run(lambda event: GLib.idle_add(on_event, event))
-        except BaseException as exc:  # handed to the GIMP thread as it is
-            outcome["error"] = exc
-        GLib.idle_add(loop.quit)
-
-    thread = threading.Thread(target=work, name="nst-frames", daemon=True)
-    thread.start()
-    try:
-        loop.run()
-    finally:
-        thread.join()
-        window.destroy()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["result"]
-
-
 def run(procedure, run_mode, image, config, read_style, arguments, plugin_dir):
     watch = run_mode in (Gimp.RunMode.INTERACTIVE, Gimp.RunMode.WITH_LAST_VALS)
     if watch:
@@ -184,22 +133,5 @@ def run(procedure, run_mode, image, config, read_style, arguments, plugin_dir):
         dialog.destroy()
         if not accepted:
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
-    try:
-        result = stylize_frames(image, config, watch, read_style, arguments, plugin_dir)
-    except Cancelled:
-        return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
-    except PluginError as exc:
-        message = str(exc)
-    except OSError as exc:
-        message = (f"Neural Style Transfer could not write or read its temporary files ({exc}). Check the free "
-                   "disk space and that the temporary folder is writable, then run the filter again.")
-    except Exception as exc:  # a GLib.Error or a bug: still a message, never a traceback
-        import traceback
-        traceback.print_exc()
-        message = f"Neural Style Transfer (frames) failed: {type(exc).__name__}: {exc}. Run the filter again."
-    else:
-        values = procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
-        values.remove(1)  # the new image in place of the default return value
-        values.insert(1, GObject.Value(Gimp.Image, result))
-        return values
-    return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, GLib.Error(message))
+    return nst_procedure.outcome(procedure, "Neural Style Transfer (frames)",
+                                 lambda: stylize_frames(image, config, watch, read_style, arguments, plugin_dir))

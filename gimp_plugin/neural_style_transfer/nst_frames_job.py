@@ -6,8 +6,7 @@ makes the bridge delete the folder) keeps every frame finished before it: ``Fram
 import json
 import os
 
-from nst_job import (JOB_FILE, PREVIEW_INTERVAL, Cancelled, HelperProcess, PluginError, _check_rgba, _remove_tree,
-                     _write_style, describe_event, make_job_dir, read_preview)
+from nst_job import JOB_FILE, PREVIEW_INTERVAL, BridgeJob, PluginError, _check_rgba, _write_style, describe_event
 
 
 def describe_frames_event(event):
@@ -41,61 +40,28 @@ def write_frames_job(job_dir, frames, style, options, server, auto_start, sequen
         json.dump(job, f)
 
 
-class FramesJob:
-    """``run`` blocks until every frame is back; ``cancel`` (any thread) ends it, keeping ``frames``."""
+class FramesJob(BridgeJob):
+    """``run`` returns every frame [(rgba, w, h)] in order; a cancel keeps the finished ones in ``frames``."""
+
+    stopped = "The plug-in's helper stopped before every frame was back"
+    stopped_hint = ""
 
     def __init__(self, config, frames, style, options, server, auto_start, sequence, preview_size=0):
+        super().__init__(config)
         self._args = (frames, style, options, server, auto_start, sequence, preview_size)
-        self.config = config
         self.count = len(frames)
         self.frames = {}  # index -> (rgba, w, h): the finished ones
-        self.bridge = None
-        self.cancelled = False
 
-    def cancel(self):
-        self.cancelled = True
-        bridge = self.bridge
-        if bridge is not None:
-            bridge.release()
+    def write(self, job_dir):
+        write_frames_job(job_dir, *self._args)
 
-    def run(self, on_event):
-        """Returns every frame [(rgba, w, h)] in order; raises PluginError or Cancelled (``frames`` holds what
-        finished)."""
-        job_dir = make_job_dir(self.config)
-        try:
-            write_frames_job(job_dir, *self._args)
-            if self.cancelled:
-                raise Cancelled()
-            self.bridge = HelperProcess(self.config, job_dir)
-            if self.cancelled:
-                self.bridge.release()
-            error, finished = None, False
-            for event in self.bridge.events():
-                kind = event.get("type")
-                if kind == "preview":
-                    event["png"] = read_preview(job_dir, event)
-                elif kind == "frame":
-                    self.frames[int(event["index"])] = self._read_frame(job_dir, event)
-                on_event(event)
-                if kind == "error":
-                    error = event.get("message") or "The style server reported an error."
-                    break
-                if kind == "result":
-                    finished = True
-                    break
-            tail = self.bridge.close()
-            if self.cancelled:
-                raise Cancelled()
-            if error:
-                raise PluginError(error)
-            if not finished or len(self.frames) != self.count:
-                raise PluginError("The plug-in's helper stopped before every frame was back"
-                                  + (f":\n{tail}" if tail else "."))
+    def read(self, job_dir, event):
+        kind = event.get("type")
+        if kind == "frame":
+            self.frames[int(event["index"])] = self._read_frame(job_dir, event)
+        if kind == "result" and len(self.frames) == self.count:
             return [self.frames[k] for k in range(self.count)]
-        finally:
-            if self.bridge is not None:
-                self.bridge.close()
-            _remove_tree(job_dir)
+        return None
 
     @staticmethod
     def _read_frame(job_dir, event):

@@ -347,11 +347,14 @@ def channel_styles(text):
     return table
 
 
-class Job:
-    """One job through the bridge. ``run`` blocks until the result; ``cancel`` (any thread) ends it early."""
+class BridgeJob:
+    """A job through the bridge. ``run`` blocks until the result; ``cancel`` (any thread) ends it early.
+    A subclass writes its job folder (``write``) and reads its result from the events (``read``)."""
 
-    def __init__(self, config, content, style, options, server, auto_start, preview_size=0, regions=()):
-        self._args = (content, style, options, server, auto_start, preview_size, regions)
+    stopped = "The plug-in's helper stopped without a result"  # then the helper's last words, then the hint
+    stopped_hint = "\nCheck the interpreter recorded by `nst install-gimp-plugin`."
+
+    def __init__(self, config):
         self.config = config
         self.bridge = None
         self.cancelled = False
@@ -363,14 +366,21 @@ class Job:
         if bridge is not None:
             bridge.release()
 
+    def write(self, job_dir):
+        raise NotImplementedError
+
+    def read(self, job_dir, event):
+        """The result once ``event`` completes it, else None (it may keep what an event brings)."""
+        raise NotImplementedError
+
     def run(self, on_event):
         """``on_event(event)`` sees every event (a "preview" event carries its PNG as ``event["png"]``).
 
-        Returns (rgba_bytes, width, height) at the size the server returned; raises PluginError or Cancelled.
+        Returns what ``read`` made of the "result" event; raises PluginError or Cancelled.
         """
         job_dir = make_job_dir(self.config)
         try:
-            write_job(job_dir, *self._args)
+            self.write(job_dir)
             if self.cancelled:
                 raise Cancelled()
             self.bridge = HelperProcess(self.config, job_dir)
@@ -381,12 +391,13 @@ class Job:
                 kind = event.get("type")
                 if kind == "preview":
                     event["png"] = read_preview(job_dir, event)
+                elif kind != "error":
+                    result = self.read(job_dir, event)
                 on_event(event)
                 if kind == "error":
                     error = event.get("message") or "The style server reported an error."
                     break
                 if kind == "result":
-                    result = read_result(job_dir, event)
                     break
             tail = self.bridge.close()
             if self.cancelled:
@@ -394,14 +405,26 @@ class Job:
             if error:
                 raise PluginError(error)
             if result is None:
-                raise PluginError("The plug-in's helper stopped without a result"
-                                  + (f":\n{tail}" if tail else ".")
-                                  + "\nCheck the interpreter recorded by `nst install-gimp-plugin`.")
+                raise PluginError(self.stopped + (f":\n{tail}" if tail else ".") + self.stopped_hint)
             return result
         finally:
             if self.bridge is not None:
                 self.bridge.close()
             _remove_tree(job_dir)
+
+
+class Job(BridgeJob):
+    """One layer's job; ``run`` returns (rgba_bytes, width, height) at the size the server returned."""
+
+    def __init__(self, config, content, style, options, server, auto_start, preview_size=0, regions=()):
+        super().__init__(config)
+        self._args = (content, style, options, server, auto_start, preview_size, regions)
+
+    def write(self, job_dir):
+        write_job(job_dir, *self._args)
+
+    def read(self, job_dir, event):
+        return read_result(job_dir, event) if event.get("type") == "result" else None
 
 
 def run_job(config, content, style, options, server, auto_start, on_event):

@@ -14,7 +14,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.environ["NST_CASE"]))  # gimp_images.py lies next to the case
-from gimp_images import fill, pixels  # noqa: E402
+from gimp_images import fill, pixels, procedure_config, run_cases  # noqa: E402
 
 from gi.repository import Gimp, Gio  # noqa: E402
 
@@ -88,12 +88,10 @@ def run_case(case, opened):
         image.select_rectangle(Gimp.ChannelOps.REPLACE, x, y, w, h)
         if case.get("feather"):
             Gimp.Selection.feather(image, case["feather"])
-    procedure = Gimp.get_pdb().lookup_procedure("plug-in-neural-style-transfer")
-    if procedure is None:
+    found = procedure_config("plug-in-neural-style-transfer", image)
+    if found is None:
         return {"error": "procedure not registered"}
-    config = procedure.create_config()
-    config.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
-    config.set_property("image", image)
+    procedure, config = found
     config.set_core_object_array("drawables", [source])
     if case.get("style_file"):
         config.set_property("style-file", Gio.File.new_for_path(case["style_file"]))
@@ -133,10 +131,4 @@ def run_case(case, opened):
     return report
 
 
-case = json.load(open(os.environ["NST_CASE"]))
-opened = []
-reports = [run_case(item, opened) for item in case["runs"]]
-with open(case["report"], "w") as f:
-    json.dump(reports, f)
-for image in opened:
-    image.delete()
+run_cases(run_case)

@@ -5,12 +5,11 @@ GIMP's animation tags (a disc moving over a gradient; the middle frame a smaller
 plug-in-neural-style-transfer-frames non-interactively, and writes what the test asserts on to "report".
 """
 import hashlib
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.environ["NST_CASE"]))  # gimp_images.py lies next to the case
-from gimp_images import fill, pixels  # noqa: E402
+from gimp_images import fill, layer_state, pixels, procedure_config, run_cases  # noqa: E402
 
 from gi.repository import Gimp, Gio  # noqa: E402
 
@@ -37,9 +36,7 @@ def build_image():
 
 
 def state(image):
-    return [{"name": layer.get_name(), "size": [layer.get_width(), layer.get_height()],
-             "offsets": list(layer.get_offsets()[-2:]), "sha256": hashlib.sha256(pixels(layer)).hexdigest()}
-            for layer in image.get_layers()]
+    return [layer_state(layer) for layer in image.get_layers()]
 
 
 def run_case(case, opened):
@@ -50,12 +47,10 @@ def run_case(case, opened):
         image.insert_layer(group, None, 0)
     before = state(image)
     images_before = {i.get_id() for i in Gimp.get_images()}
-    procedure = Gimp.get_pdb().lookup_procedure("plug-in-neural-style-transfer-frames")
-    if procedure is None:
+    found = procedure_config("plug-in-neural-style-transfer-frames", image)
+    if found is None:
         return {"error": "procedure not registered"}
-    config = procedure.create_config()
-    config.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
-    config.set_property("image", image)
+    procedure, config = found
     config.set_property("style-file", Gio.File.new_for_path(case["style_file"]))
     for name, value in case.get("arguments", {}).items():
         config.set_property(name, value)
@@ -75,10 +70,4 @@ def run_case(case, opened):
     return report
 
 
-case = json.load(open(os.environ["NST_CASE"]))
-opened = []
-reports = [run_case(item, opened) for item in case["runs"]]
-with open(case["report"], "w") as f:
-    json.dump(reports, f)
-for image in opened:
-    image.delete()
+run_cases(run_case)

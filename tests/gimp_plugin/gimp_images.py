@@ -1,5 +1,8 @@
-"""Pixel helpers for the scripts that run INSIDE GIMP (gimp_case.py, gimp_gui_agent.py); no pytest here."""
+"""Helpers for the scripts that run INSIDE GIMP (gimp_case.py, gimp_frames_case.py, gimp_gui_agent.py): pixels,
+states, a procedure's config, the case loop. No pytest here."""
 import hashlib
+import json
+import os
 
 import gi
 
@@ -43,3 +46,26 @@ def image_state(image, inner=None):
     return {"layers": [layer_state(layer, inner) for layer in image.get_layers()], "dirty": image.is_dirty(),
             "undo_enabled": image.undo_is_enabled(), "images": len(Gimp.get_images()),
             "selected": [layer.get_name() for layer in image.get_selected_layers()]}
+
+
+def procedure_config(name, image):
+    """(procedure, config) for a non-interactive run of ``name`` on ``image``; None when it is not registered."""
+    procedure = Gimp.get_pdb().lookup_procedure(name)
+    if procedure is None:
+        return None
+    config = procedure.create_config()
+    config.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+    config.set_property("image", image)
+    return procedure, config
+
+
+def run_cases(run_case):
+    """Every run of the case in $NST_CASE through ``run_case(run, opened)``; the reports go to its "report"."""
+    with open(os.environ["NST_CASE"]) as f:
+        case = json.load(f)
+    opened = []
+    reports = [run_case(item, opened) for item in case["runs"]]
+    with open(case["report"], "w") as f:
+        json.dump(reports, f)
+    for image in opened:
+        image.delete()

@@ -1,6 +1,7 @@
 """The Debian trixie root with real GIMP 3.0 (scripts/gimp-rootfs.sh), for the tests that run GIMP itself."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -44,3 +45,17 @@ def install_plugin(work, server):
     assert f"{root_dir}/profile/plug-ins/neural_style_transfer" in done.stdout
     with open(os.path.join(host_dir, "profile", "plug-ins", "neural_style_transfer", "nst-config.json")) as f:
         assert json.load(f)["python"] == [ROOT_VENV_PYTHON]
+
+
+def run_case_script(work, script, runs):
+    """``script`` (a gimp_*_case.py) inside gimp-console with ``runs`` as its case; (reports, GIMP's stderr)."""
+    host_dir, root_dir = work
+    for name in (script, "gimp_images.py"):
+        shutil.copy(os.path.join(REPO, "tests", "gimp_plugin", name), host_dir)
+    with open(os.path.join(host_dir, "case.json"), "w") as f:
+        json.dump({"report": f"{root_dir}/report.json", "runs": runs}, f)
+    done = in_root("sh", "-c", f"cd {root_dir} && NST_CASE={root_dir}/case.json GIMP3_DIRECTORY={root_dir}/profile "
+                   f"gimp-console-3.0 -i --batch-interpreter=python-fu-eval -b - --quit < {script}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    with open(os.path.join(host_dir, "report.json")) as f:
+        return json.load(f), done.stderr

@@ -1,27 +1,14 @@
 """Filters ▸ Animation ▸ Neural Style Transfer (frames) inside real GIMP 3.0 (the trixie root), against the
 real server here: a 3-layer animation becomes a new image whose layers keep the frames' names and tags,
 the user's image stays as it was, and a bad image or an unreachable server is a message, not a change."""
-import json
-import os
-import shutil
-
-from gimp_root import in_root, install_plugin
-from tests.helpers import REPO, free_address
+from gimp_root import install_plugin, run_case_script
+from tests.helpers import free_address
 
 NAMES = ["Frame 1 (80ms) (replace)", "Frame 2 (120ms) (combine)", "Frame 3 (200ms)"]
 
 
 def run_frames(work, runs):
-    host_dir, root_dir = work
-    for script in ("gimp_frames_case.py", "gimp_images.py"):
-        shutil.copy(os.path.join(REPO, "tests", "gimp_plugin", script), host_dir)
-    with open(os.path.join(host_dir, "case.json"), "w") as f:
-        json.dump({"report": f"{root_dir}/report.json", "runs": runs}, f)
-    done = in_root("sh", "-c", f"cd {root_dir} && NST_CASE={root_dir}/case.json GIMP3_DIRECTORY={root_dir}/profile "
-                   "gimp-console-3.0 -i --batch-interpreter=python-fu-eval -b - --quit < gimp_frames_case.py")
-    assert done.returncode == 0, done.stdout + done.stderr
-    with open(os.path.join(host_dir, "report.json")) as f:
-        return json.load(f)
+    return run_case_script(work, "gimp_frames_case.py", runs)[0]
 
 
 def test_frames_entry_makes_a_new_image_with_the_frames_names_and_tags(gimp_work, server):

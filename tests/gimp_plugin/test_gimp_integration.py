@@ -5,14 +5,12 @@ the real server runs here on the host with the real weights, and gimp-console-3.
 non-interactively through tests/gimp_plugin/gimp_case.py, which reports back as JSON.
 """
 import base64
-import json
 import os
-import shutil
 
 import pytest
 
-from gimp_root import in_root, install_plugin
-from tests.helpers import REPO, free_address
+from gimp_root import install_plugin, run_case_script
+from tests.helpers import free_address
 
 LAYER_OFFSETS = (8, 6)
 LAYER_SIZE = (48, 40)
@@ -25,18 +23,9 @@ def work(gimp_work):
 
 
 def run_gimp(work, runs):
-    host_dir, root_dir = work
-    for script in ("gimp_case.py", "gimp_images.py"):
-        shutil.copy(os.path.join(REPO, "tests", "gimp_plugin", script), host_dir)
-    with open(os.path.join(host_dir, "case.json"), "w") as f:
-        json.dump({"report": f"{root_dir}/report.json", "runs": runs}, f)
-    done = in_root("sh", "-c", f"cd {root_dir} && NST_CASE={root_dir}/case.json GIMP3_DIRECTORY={root_dir}/profile "
-                   "gimp-console-3.0 -i --batch-interpreter=python-fu-eval -b - --quit < gimp_case.py")
-    assert done.returncode == 0, done.stdout + done.stderr
     # Not checked: GIMP's "left image undo in inconsistent state" warning. gimp-console 3.0.4 does not print
     # it in batch mode (tried with a plug-in that leaves its group open), so it could never fail here.
-    with open(os.path.join(host_dir, "report.json")) as f:
-        return json.load(f), done.stderr
+    return run_case_script(work, "gimp_case.py", runs)
 
 
 def rgba(b64):

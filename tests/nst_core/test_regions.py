@@ -12,7 +12,6 @@ from nst_core.losses import gram_matrix
 from nst_core.contract.options import CONTENT_LAYERS, STYLE_LAYERS, StyleOptions, resolve
 from nst_core.plan import plan_job
 from nst_core.memory import CPU_MODEL
-from nst_core.precision import backend_flags
 from nst_core.regions import guides_at, region_shares, styled_cover, weight_maps
 from nst_core.contract.spec import RegionInput, build
 from nst_core.tiling import TiledObjective, exact_halo, grid
@@ -39,28 +38,6 @@ def test_a_mask_of_ones_gives_exactly_the_unguided_job(engine, cat, starry):
     guided = engine.stylize(content, [style], StyleOptions(**TINY), regions=[RegionInput(everywhere, [style])])
     assert guided.losses == plain.losses
     assert guided.image.tobytes() == plain.image.tobytes()
-
-
-@pytest.fixture(scope="module")
-def net(engine):
-    network, device = engine.network(), engine.torch_device
-
-    def on_cpu(image, names):
-        return {name: value.cpu() for name, value in network(image.to(device), names).items()}
-
-    with backend_flags("float32", device):
-        yield on_cpu
-
-
-@pytest.fixture(scope="module")
-def keep_net(engine):
-    network, device = engine.network(keep=True), engine.torch_device
-
-    def on_cpu(image, names):
-        return {name: value.cpu() for name, value in network(image.to(device), names).items()}
-
-    with backend_flags("float32", device):
-        yield on_cpu
 
 
 @pytest.fixture(scope="module")

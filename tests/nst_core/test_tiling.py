@@ -15,31 +15,6 @@ WEIGHTS = Weights(content=1.0, style=100.0, tv=100.0, style_layers={layer: 0.2 f
 
 
 @pytest.fixture(scope="module")
-def net(engine):
-    """The engine's network in true float32, taking and giving CPU tensors wherever the engine runs (autograd
-    carries the gradients across), so that the tiling arithmetic itself is what these tests compare."""
-    network, device = engine.network(), engine.torch_device
-
-    def on_cpu(image, names):
-        return {name: value.cpu() for name, value in network(image.to(device), names).items()}
-
-    with backend_flags("float32", device):
-        yield on_cpu
-
-
-@pytest.fixture(scope="module")
-def keep_net(engine):
-    """The same network keeping the compact backward record of nst_core.lean (kept tiles)."""
-    network, device = engine.network(keep=True), engine.torch_device
-
-    def on_cpu(image, names):
-        return {name: value.cpu() for name, value in network(image.to(device), names).items()}
-
-    with backend_flags("float32", device):
-        yield on_cpu
-
-
-@pytest.fixture(scope="module")
 def problem(net, cat, starry):
     """A photo-sized problem: content targets, style targets and a noisy image to take the gradient at."""
     content = to_tensor(cat, (256, 171))  # 171: not a multiple of the stride, so edge tiles are ragged

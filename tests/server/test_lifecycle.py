@@ -133,6 +133,16 @@ def spawned_server(*args):
             process.wait()
 
 
+def _lines_until_loading(process):
+    """The server's log lines up to the one that says it is loading its model."""
+    lines = []
+    for line in process.stderr:
+        lines.append(line)
+        if "loading" in line:
+            break
+    return lines
+
+
 def _read_listening_line(process, timeout=120):
     lines = []
     timer = threading.Timer(timeout, process.kill)
@@ -164,11 +174,7 @@ def test_server_process_asked_to_stop_while_loading_exits_0(signum):
     # Loading takes seconds (torch import, weights, warm-up): a stop request at any point of it is clean.
     for delay in (0.0, 1.0, 2.5):
         with spawned_server("--address", "127.0.0.1:0") as process:
-            lines = []
-            for line in process.stderr:
-                lines.append(line)
-                if "loading" in line:
-                    break
+            lines = _lines_until_loading(process)
             time.sleep(delay)
             assert process.poll() is None, "".join(lines)  # still loading
             process.send_signal(signum)
@@ -180,11 +186,7 @@ def test_server_process_asked_to_stop_while_loading_exits_0(signum):
 def test_server_process_signalled_again_and_again_while_stopping_exits_0():
     # An impatient supervisor: SIGTERM while loading, then SIGTERM and SIGINT every few ms until it is gone.
     with spawned_server("--address", "127.0.0.1:0") as process:
-        lines = []
-        for line in process.stderr:
-            lines.append(line)
-            if "loading" in line:
-                break
+        lines = _lines_until_loading(process)
         threading.Thread(target=lambda: lines.append(process.stderr.read()), daemon=True).start()
         signals = itertools.cycle([signal.SIGTERM, signal.SIGTERM, signal.SIGINT])
         while process.poll() is None:
