@@ -43,9 +43,9 @@ class FleetCalls:
         self._jobs_channel.subscribe(self._note_jobs_state, try_to_connect=True)
 
     def close(self) -> None:
-        self.channel.close()
         self._jobs_channel.unsubscribe(self._note_jobs_state)
-        self._jobs_channel.close()
+        for channel in (self.channel, self._jobs_channel):
+            _close_after_poller(channel)
         for channel in self._direct.values():
             channel.close()
 
@@ -75,11 +75,7 @@ class FleetCalls:
         return health_pb2.HealthCheckResponse.ServingStatus.Name(best)
 
     def wait_ready(self, timeout: float) -> bool:
-        try:
-            grpc.channel_ready_future(self.channel).result(timeout=max(0.0, timeout))
-            return True
-        except grpc.FutureTimeoutError:
-            return False
+        return _ready(self.channel, max(0.0, timeout))
 
     def job_stub(self, job_id: str, metadata):
         """The stub that reaches the server running ``job_id`` (the one its id names), and its description."""
@@ -113,17 +109,11 @@ class FleetCalls:
     def _prepare(self) -> Optional[Waiting]:
         """Before a job: fail when no server is SERVING within ``connect_timeout``; a Waiting event when every
         server is busy (the job then waits for the first idle one)."""
-        try:
-            grpc.channel_ready_future(self.channel).result(timeout=self.connect_timeout)
-        except grpc.FutureTimeoutError:
+        if not _ready(self.channel, self.connect_timeout):
             raise ClientError("UNAVAILABLE", f"no style server of the fleet {self.address} "
                                              f"({', '.join(self.target.servers)}) is SERVING after "
-                                             f"{self.connect_timeout:g} s; start them with `nst serve`") from None
-        try:
-            grpc.channel_ready_future(self._jobs_channel).result(timeout=1.0)
-            return None
-        except grpc.FutureTimeoutError:
-            return Waiting(len(self.target.servers))
+                                             f"{self.connect_timeout:g} s; start them with `nst serve`")
+        return None if _ready(self._jobs_channel, 1.0) else Waiting(len(self.target.servers))
 
     def stylize(self, request: style_pb2.StylizeRequest, metadata, timeout: Optional[float],
                 method: str = "Stylize", stream=StylizeStream) -> StylizeStream:  # sequences: StylizeSequence
@@ -139,3 +129,27 @@ class FleetCalls:
         return stream(None, self.address, start=start, prepare=self._prepare,
                              servers=len(self.target.servers),
                              idle=lambda: self._jobs_state == grpc.ChannelConnectivity.READY)
+
+
+def _ready(channel: grpc.Channel, timeout: float) -> bool:
+    """Whether ``channel`` is READY within ``timeout``. A future left waiting keeps gRPC's connectivity poller
+    running, which raises in its thread once the channel is closed: cancelled here, it stops."""
+    future = grpc.channel_ready_future(channel)
+    try:
+        future.result(timeout=timeout)
+        return True
+    except grpc.FutureTimeoutError:
+        future.cancel()
+        return False
+
+
+def _close_after_poller(channel: grpc.Channel, limit: float = 1.0) -> None:
+    """Close a channel once gRPC's connectivity poller has stopped (at most ``limit`` s). The poller wakes
+    every 0.2 s and, after a wait for readiness, asks the channel's state once more even with nobody
+    subscribed; on a channel closed in between it raises in its own thread (a traceback after the caller's
+    output). ``_connectivity_state`` is grpc's own: without it, the channel just closes."""
+    state = getattr(channel, "_connectivity_state", None)
+    deadline = time.monotonic() + limit
+    while getattr(state, "polling", False) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    channel.close()

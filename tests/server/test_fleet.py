@@ -206,6 +206,24 @@ def test_a_fleet_where_no_server_answers_says_so_within_the_connect_timeout():
         assert caught.value.code == "UNAVAILABLE"
 
 
+def test_a_fleet_client_closed_right_after_a_job_leaves_no_poller_to_fail(engine, monkeypatch):
+    # gRPC's connectivity poller (waiting for a ready channel) wakes every 0.2 s; a channel closed before it
+    # stopped made it raise in its own thread, a traceback after a script's own output.
+    failures = []
+    monkeypatch.setattr(threading, "excepthook", failures.append)
+    with fleet(engine, 2) as handles:
+        for _ in range(3):
+            with StyleClient(addresses(handles)) as client:
+                assert client.wait_ready(10)
+                events = list(client.stylize(encoded(content_image()), [encoded(style_image(614))],
+                                             options={"max_size": 32, "steps": 1, "multiscale": False}))
+                assert isinstance(events[-1], Finished)
+            with StyleClient(f"{free_address()},{free_address()}", connect_timeout=0.3) as client:
+                assert client.wait_ready(0.3) is False
+    time.sleep(0.5)
+    assert [f"{f.exc_type.__name__}: {f.exc_value}" for f in failures] == []
+
+
 def test_nst_stylize_refuses_a_bad_server_list_naming_it(tmp_path):
     run = subprocess.run([sys.executable, "-m", "server", "stylize", str(REPO / "samples" / "chelsea.png"),
                           str(REPO / "samples" / "starry_night.jpg"), "-o", str(tmp_path / "out.png"),
