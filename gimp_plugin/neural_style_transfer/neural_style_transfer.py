@@ -15,7 +15,7 @@ gi.require_version("Gimp", "3.0")
 gi.require_version("GimpUi", "3.0")
 gi.require_version("Gegl", "0.4")
 gi.require_version("GdkPixbuf", "2.0")
-from gi.repository import GdkPixbuf, Gegl, Gimp, GimpUi, Gio, GLib  # noqa: E402
+from gi.repository import GdkPixbuf, Gegl, Gimp, Gio, GLib  # noqa: E402
 
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, PLUGIN_DIR)
@@ -228,7 +228,7 @@ def stylize(image, drawables, config, watch):
         bx, by, bw, bh = 0, 0, source.get_width(), source.get_height()
         style, regions = regions_of(image, source, config, mode, style)
     content = read_pixels(source, bx, by, bw, bh)
-    server = config.get_property("server") or plugin_config.get("server") or ""
+    server = nst_procedure.server_address(config, plugin_config)
     name = nst_job.layer_name(source.get_name(), style_name or "regions")
     job = nst_job.Job(plugin_config, (content, bw, bh), style, options, server, config.get_property("auto-start"),
                       nst_preview.BOX if watch else 0, regions)
@@ -246,10 +246,7 @@ def stylize(image, drawables, config, watch):
 
 
 def run(procedure, run_mode, image, drawables, config, data):
-    # With GIMP's windows around (the menu, Repeat), the artist watches the painting form in a window.
-    watch = run_mode in (Gimp.RunMode.INTERACTIVE, Gimp.RunMode.WITH_LAST_VALS)
-    if watch:
-        GimpUi.init(PROCEDURE)
+    watch = nst_procedure.watching(run_mode, PROCEDURE)
     if run_mode == Gimp.RunMode.INTERACTIVE:
         try:
             server_default = nst_job.load_config(PLUGIN_DIR).get("server") or ""

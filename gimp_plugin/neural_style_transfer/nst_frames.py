@@ -95,7 +95,7 @@ def stylize_frames(image, config, watch, read_style, arguments, plugin_dir):
     style, _ = read_style(config)
     plugin_config = nst_job.load_config(plugin_dir)
     options = nst_job.server_options(arguments, nst_procedure.option_values(config, arguments))
-    server = config.get_property("server") or plugin_config.get("server") or ""
+    server = nst_procedure.server_address(config, plugin_config)
     sequence = {"temporal_weight": config.get_property("temporal-weight"),
                 "independent": config.get_property("independent")}
     job = FramesJob(plugin_config, frames, style, options, server, config.get_property("auto-start"), sequence,
@@ -123,9 +123,7 @@ def stylize_frames(image, config, watch, read_style, arguments, plugin_dir):
 
 
 def run(procedure, run_mode, image, config, read_style, arguments, plugin_dir):
-    watch = run_mode in (Gimp.RunMode.INTERACTIVE, Gimp.RunMode.WITH_LAST_VALS)
-    if watch:
-        GimpUi.init(PROCEDURE)
+    watch = nst_procedure.watching(run_mode, PROCEDURE)
     if run_mode == Gimp.RunMode.INTERACTIVE:
         dialog = GimpUi.ProcedureDialog.new(procedure, config, "Neural Style Transfer (frames)")
         dialog.fill(None)

@@ -3,10 +3,9 @@
 Each finished frame is read from the job folder the moment its "frame" event arrives, so a cancel (which
 makes the bridge delete the folder) keeps every frame finished before it: ``FramesJob.frames``.
 """
-import json
 import os
 
-from nst_job import JOB_FILE, PREVIEW_INTERVAL, BridgeJob, PluginError, _check_rgba, _write_style, describe_event
+from nst_job import BridgeJob, PluginError, _check_rgba, _write_style, describe_event, write_job_file
 
 
 def describe_frames_event(event):
@@ -31,13 +30,8 @@ def write_frames_job(job_dir, frames, style, options, server, auto_start, sequen
         with open(os.path.join(job_dir, name), "wb") as f:
             f.write(data)
         entries.append({"file": name, "encoded": False, "width": width, "height": height})
-    job = {"frames": entries, "style": _write_style(job_dir, "style", style), "regions": [],
-           "options": options, "sequence": sequence, "server": server or "", "auto_start": bool(auto_start),
-           "token": os.environ.get("NST_TOKEN") or ""}
-    if preview_size:
-        job["preview"] = {"interval": PREVIEW_INTERVAL, "max_size": int(preview_size)}
-    with open(os.path.join(job_dir, JOB_FILE), "w", encoding="utf-8") as f:
-        json.dump(job, f)
+    write_job_file(job_dir, {"frames": entries, "style": _write_style(job_dir, "style", style), "regions": [],
+                             "options": options, "sequence": sequence}, server, auto_start, preview_size)
 
 
 class FramesJob(BridgeJob):

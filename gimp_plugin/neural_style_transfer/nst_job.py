@@ -214,16 +214,15 @@ def write_job(job_dir, content, style, options, server, auto_start, preview_size
         region_entries.append({"mask": {"file": name, "encoded": True},
                                "styles": [_write_style(job_dir, f"region-{r}-style-{i}", s)
                                           for i, s in enumerate(styles)]})
-    job = {
-        "content": {"file": CONTENT_FILE, "width": width, "height": height},
-        "style": style_entry,
-        "regions": region_entries,
-        "options": options,
-        "server": server or "",
-        "auto_start": bool(auto_start),
-        "token": os.environ.get("NST_TOKEN") or "",  # for a server started with --token
-        "result": RESULT_FILE,
-    }
+    write_job_file(job_dir, {"content": {"file": CONTENT_FILE, "width": width, "height": height},
+                             "style": style_entry, "regions": region_entries, "options": options,
+                             "result": RESULT_FILE}, server, auto_start, preview_size)
+
+
+def write_job_file(job_dir, job, server, auto_start, preview_size):
+    """job.json: ``job``'s own entries and what every job tells the bridge (server, token, previews)."""
+    job = dict(job, server=server or "", auto_start=bool(auto_start),
+               token=os.environ.get("NST_TOKEN") or "")  # the token: for a server started with --token
     if preview_size:
         job["preview"] = {"interval": PREVIEW_INTERVAL, "max_size": int(preview_size)}
     with open(os.path.join(job_dir, JOB_FILE), "w", encoding="utf-8") as f:

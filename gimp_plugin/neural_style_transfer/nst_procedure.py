@@ -8,7 +8,8 @@ import traceback
 import gi
 
 gi.require_version("Gimp", "3.0")
-from gi.repository import Gimp, GLib, GObject  # noqa: E402
+gi.require_version("GimpUi", "3.0")
+from gi.repository import Gimp, GimpUi, GLib, GObject  # noqa: E402
 
 import nst_preview  # noqa: E402
 from nst_job import Cancelled, PluginError  # noqa: E402
@@ -60,12 +61,25 @@ def add_server_arguments(procedure):
                                    "style server when none answers", True, RW)
 
 
+def server_address(config, plugin_config):
+    """The server argument, else the installed one ("" lets the helper pick its default)."""
+    return config.get_property("server") or plugin_config.get("server") or ""
+
+
 def option_values(config, arguments):
     """The dialog's option values by argument name, as ``nst_job.server_options`` reads them."""
     return {a["name"]: config.get_property(a["name"]) for a in arguments}
 
 
 # ----------------------------------------------------------------------------- running
+
+def watching(run_mode, name):
+    """Whether the artist watches the run (the menu, Repeat): then GIMP's UI is set up for the preview."""
+    watch = run_mode in (Gimp.RunMode.INTERACTIVE, Gimp.RunMode.WITH_LAST_VALS)
+    if watch:
+        GimpUi.init(name)
+    return watch
+
 
 def show_progress(event, describe):
     """GIMP's progress bar from one event; (text, fraction) for the preview window."""
