@@ -4,7 +4,6 @@ job, and Describe reports the bounds."""
 from __future__ import annotations
 
 import io
-import time
 
 import pytest
 from PIL import Image
@@ -96,6 +95,7 @@ def test_in_a_fleet_each_sequence_is_one_job_on_one_idle_server(engine):
     from tests.server.test_fleet import addresses, fleet
 
     records = [{}, {}]
+    first_started = threading.Event()
 
     def run(record):
         with StyleClient(addresses(handles), timeout=300) as fleet_client:
@@ -103,14 +103,17 @@ def test_in_a_fleet_each_sequence_is_one_job_on_one_idle_server(engine):
                                                        options=OPTIONS):
                 if isinstance(event, Started):
                     record.setdefault("servers", []).append(event.server_name)
+                    first_started.set()
                 elif isinstance(event, Frame):
                     record.setdefault("frames", []).append(event.index)
 
     with fleet(engine, 2) as handles:
         threads = [threading.Thread(target=run, args=(r,)) for r in records]
-        for t in threads:
-            t.start()
-            time.sleep(0.5)  # the first sequence is running before the second asks for an idle server
+        threads[0].start()
+        # The second asks for an idle server the moment the first sequence runs (a fixed pause let a fast
+        # machine finish the first one before the second asked).
+        assert first_started.wait(60)
+        threads[1].start()
         for t in threads:
             t.join(300)
     assert [r["frames"] for r in records] == [[0, 1, 2], [0, 1, 2]]
