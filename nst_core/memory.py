@@ -6,7 +6,7 @@ the budget leaves beyond what is resident when it starts, times :data:`SAFETY` (
 
 The per-pixel figures were measured, not derived: peak RSS (CPU, `/proc/self/status` VmHWM after resetting
 it) or ``torch.cuda.max_memory_allocated`` around one forward+backward of the job's objective, at several
-sizes, in fresh processes (``python benchmarks/bench_fullres.py --calibrate``; docs/benchmarks.md "Performance").
+sizes, in fresh processes (``python benchmarks/bench_fullres.py calibrate``; docs/precision.md "Memory").
 On CUDA the engine measures them itself (``torch.cuda.max_memory_allocated``) once per precision, since
 cuDNN's workspaces vary by GPU and bf16 halves the activations.
 """
@@ -51,13 +51,17 @@ class MemoryModel:
     activation_bytes: int = 4  # per element of a kept activation (2 for bf16, nst_core.lean)
 
 
-#: Measured on the CPU (x86-64, oneDNN, channels-last), float32, rounded up: see the module docstring.
+#: Measured on the CPU (x86-64, oneDNN, channels-last), float32, rounded up: a step 2252 / 2182 / 2168 / 2152 /
+#: 2146 B/px at 512² / 768² / 1024² / 1448² / 2048², a forward 741 / 728 / 728 / 728 / 728. Its margin (11-16 %)
+#: stays: a 4096×3072 job in 3000 MiB, whose tiles are small and whose image-sized state the plan undercounts,
+#: peaked 16 % over its plan and 2 % under the budget (docs/benchmarks.md "Full resolution on the CPU").
 CPU_MODEL = MemoryModel(step=2500.0, forward=800.0, keep_pass=1200.0)
 #: The same with precision bf16 (the first convolution and relu1_1 stay float32, so level 1, the largest,
-#: is half float32): measured in one calibration beside float32 at 512² and 768², step 1706/1631 against
-#: 2252/2182 B/px, forward 581/569 against 741/728, kept pass 1152/1050 against 1321/1202; rounded up by
-#: the float32 model's own margins (docs/precision.md).
-CPU_BF16_MODEL = MemoryModel(step=1900.0, forward=650.0, keep_pass=1050.0, activation_bytes=2)
+#: is half float32): a step 1706 / 1631 / 1610 / 1601 / 1595 B/px at the same sizes, a forward 581 / 569 / 568 /
+#: 568 / 568, a kept pass 1152 / 1050 at 512² / 768². The step and forward are the largest measurement rounded
+#: up to 10 B/px: a 12 MP job's tile steps took about 1400 B/px (peak RSS less what was held between tiles), and the
+#: float32-sized margin of 1900 cost it a row of tiles (docs/precision.md "Memory").
+CPU_BF16_MODEL = MemoryModel(step=1710.0, forward=590.0, keep_pass=1050.0, activation_bytes=2)
 #: Blur pooling (nst_core.vgg.blur_pool) holds each pool's stride-1 max at its input's size: measured on the
 #: CPU at 384², a step took 1.94× and a forward 2.15× what the same pass with max pooling took (rounded up).
 BLUR_FACTORS = MemoryModel(step=2.0, forward=2.2, keep_pass=2.0)
@@ -91,7 +95,7 @@ def measure(run_step: Callable[[int], None], run_forward: Callable[[int], None],
 
 
 def probes(network: Callable[[bool], tiling.Net], device: torch.device):
-    """What :func:`measure` (and ``benchmarks/bench_fullres.py --calibrate``) runs, on random images: one step
+    """What :func:`measure` (and ``benchmarks/bench_fullres.py calibrate``) runs, on random images: one step
     of the default objective on a size² image, one forward-only Gram pass on one, and one step of a
     size × 2·size image in two kept tiles. ``network(keep)``: the engine's network (nst_core.lean with keep)."""
     net = network(False)
