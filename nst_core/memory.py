@@ -57,10 +57,10 @@ class MemoryModel:
 #: peaked 16 % over its plan and 2 % under the budget (docs/benchmarks.md "Full resolution on the CPU").
 CPU_MODEL = MemoryModel(step=2500.0, forward=800.0, keep_pass=1200.0)
 #: The same with precision bf16 (the first convolution and relu1_1 stay float32, so level 1, the largest,
-#: is half float32): a step 1706 / 1631 / 1610 / 1601 / 1595 B/px at the same sizes, a forward 581 / 569 / 568 /
-#: 568 / 568, a kept pass 1152 / 1050 at 512² / 768². The step and forward are the largest measurement rounded
-#: up to 10 B/px: a 12 MP job's tile steps took about 1400 B/px (peak RSS less what was held between tiles), and the
-#: float32-sized margin of 1900 cost it a row of tiles (docs/precision.md "Memory").
+#: is half float32): a step 1706 / 1631 / 1610 / 1601 / 1595 B/px at the same sizes, a forward 581 / 569 /
+#: 568 / 568 / 568, a kept pass 1152 / 1050 at 512² / 768². The step and forward are the largest measurement
+#: rounded up to 10 B/px: a 12 MP job's tile steps took about 1400 B/px (peak RSS less what was held between
+#: tiles), and the float32-sized margin of 1900 cost it a row of tiles (docs/precision.md "Memory").
 CPU_BF16_MODEL = MemoryModel(step=1710.0, forward=590.0, keep_pass=1050.0, activation_bytes=2)
 #: Blur pooling (nst_core.vgg.blur_pool) holds each pool's stride-1 max at its input's size: measured on the
 #: CPU at 384², a step took 1.94× and a forward 2.15× what the same pass with max pooling took (rounded up).
